@@ -1,0 +1,43 @@
+# Two commands a learner needs: `make lab` and `make test`. Everything installs into .venv
+# from the package registries, with the pins in pyproject.toml.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Jupyter looks for kernels in the venv before ~/.local, so `python3` is always this venv's.
+export JUPYTER_PREFER_ENV_PATH := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: venv lab test lint clean help
+
+help:
+	@echo "make lab    - set up .venv (if needed) and open JupyterLab on notebooks/"
+	@echo "make test   - set up .venv (if needed) and run every test (library, notebooks)"
+	@echo "make venv   - only create/update .venv"
+	@echo "make clean  - remove .venv and caches (keeps data/ and your checkpoints)"
+
+venv: $(STAMP)
+
+# Rebuilt only when pyproject.toml changes; otherwise the existing .venv is reused.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed, found " + sys.version.split()[0]'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (generative models course)"
+	@touch $@
+
+lab: venv
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+lint: venv
+	$(BIN)/ruff check course_lib tests
+	$(BIN)/ruff format --check course_lib tests
+
+test: venv lint
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-cell-timeout=300 \
+		--sanitize-with notebooks/nbval-sanitize.cfg
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,253 @@
+"""Command line: ``python -m course_lib train|download|info``.
+
+Examples::
+
+    python -m course_lib train vae --dataset mnist5k --time-budget 30 --out checkpoints/vae.pt
+    python -m course_lib train gan --epochs 20
+    python -m course_lib info checkpoints/vae.pt
+    python -m course_lib download mnist
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+KINDS = ("ae", "vae", "gan")
+DEFAULT_EPOCHS = 20
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m course_lib",
+        description="Train the course's generative models and manage their data, offline.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("Examples::", 1)[1],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train",
+        help="train an autoencoder, VAE or GAN and write a checkpoint",
+        description="Train one model with a progress bar, evaluate it on the held-out split "
+        "and write a checkpoint (weights + JSON metadata). Stops after --epochs full passes "
+        "or --time-budget seconds, whichever comes first (default: "
+        f"{DEFAULT_EPOCHS} epochs).",
+    )
+    train.add_argument(
+        "kind",
+        choices=KINDS,
+        help="ae: autoencoder, vae: variational autoencoder, gan: generator + discriminator",
+    )
+    train.add_argument(
+        "--dataset",
+        default="mnist5k",
+        help="mnist5k (default, offline), digits, mnist (after `download "
+        "mnist`), patterns, or a folder of images",
+    )
+    train.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="checkpoint file to write (default: data/checkpoints/"
+        "KIND_DATASET.pt, the folder the notebooks and the gallery use)",
+    )
+    train.add_argument("--epochs", type=_positive_int, help="number of full passes over the data")
+    train.add_argument(
+        "--time-budget",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="stop after this many seconds",
+    )
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument(
+        "--latent-dim",
+        type=_positive_int,
+        default=None,
+        help="size of the latent code (default 32; 100 for the GAN's noise)",
+    )
+    train.add_argument(
+        "--hidden-dim",
+        type=_positive_int,
+        default=None,
+        help="width of the hidden layers (default 400 for ae/vae, 256 for gan)",
+    )
+    train.add_argument(
+        "--batch-size", type=_positive_int, default=None, help="mini-batch size (default 64)"
+    )
+    train.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="learning rate (default 1e-3 for ae/vae, 2e-4 for gan)",
+    )
+    train.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu (default), cuda, mps, or auto to pick a GPU when present",
+    )
+    train.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="CPU threads for PyTorch (default: PyTorch's choice)",
+    )
+
+    download = commands.add_parser(
+        "download",
+        help="download full MNIST (the one step that needs a network)",
+        description="Download full MNIST (70,000 digits) into data/MNIST so that "
+        "`--dataset mnist` works. Everything else in the course is offline.",
+    )
+    download.add_argument("dataset", choices=["mnist"])
+    download.add_argument(
+        "--root", type=Path, default=None, help="folder to download into (default: data/)"
+    )
+
+    info = commands.add_parser("info", help="show what a checkpoint holds (class, metrics, ...)")
+    info.add_argument("path", type=Path)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    import torch
+
+    from . import checkpoints
+    from .data import load_dataset
+    from .metrics import negative_elbo, reconstruction_bce
+    from .models import AutoencoderModel, Discriminator, Generator, VariationalAutoencoder
+    from .paths import checkpoint_path
+    from .training import resolve_device, set_seed, train_autoencoder, train_gan, train_vae
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    epochs = args.epochs
+    if epochs is None and args.time_budget is None:
+        epochs = DEFAULT_EPOCHS
+    device = resolve_device(args.device)
+    dataset_name = str(args.dataset)
+    train_data = load_dataset(dataset_name, "train")
+    test_data = load_dataset(dataset_name, "test")
+    input_dim = int(train_data.images[0].numel())
+    stem = Path(dataset_name).name if Path(dataset_name).is_dir() else dataset_name
+    out = args.out or checkpoint_path(f"{args.kind}_{stem}")
+    budget = dict(
+        epochs=epochs,
+        time_budget=args.time_budget,
+        seed=args.seed,
+        device=device,
+        batch_size=args.batch_size or 64,
+    )
+    print(
+        f"Training {args.kind} on {train_data!r}; held out: {len(test_data)} images; "
+        f"device {device}",
+        flush=True,
+    )
+
+    set_seed(args.seed)
+    started = time.perf_counter()
+    metrics: dict[str, float] = {}
+    if args.kind in ("ae", "vae"):
+        dims = dict(
+            input_dim=input_dim, hidden_dim=args.hidden_dim or 400, latent_dim=args.latent_dim or 32
+        )
+        if args.kind == "ae":
+            model = AutoencoderModel(**dims)
+            history = train_autoencoder(model, train_data, lr=args.lr or 1e-3, **budget)
+        else:
+            model = VariationalAutoencoder(**dims)
+            history = train_vae(model, train_data, lr=args.lr or 1e-3, **budget)
+            metrics["test_neg_elbo_nats"] = round(negative_elbo(model, test_data), 3)
+        metrics["test_recon_bce_nats"] = round(reconstruction_bce(model, test_data), 3)
+    else:
+        model = Generator(
+            noise_dim=args.latent_dim or 100,
+            hidden_dim=args.hidden_dim or 256,
+            output_dim=input_dim,
+        )
+        critic = Discriminator(input_dim=input_dim, hidden_dim=args.hidden_dim or 256)
+        history = train_gan(model, critic, train_data, lr=args.lr or 2e-4, **budget)
+        with torch.no_grad():
+            real = critic(test_data.images.to(device) * 2 - 1).mean().item()
+            fake = critic(model.sample(len(test_data), seed=args.seed) * 2 - 1).mean().item()
+        metrics.update(test_d_real=round(real, 4), test_d_fake=round(fake, 4))
+    seconds = time.perf_counter() - started
+
+    checkpoints.save(
+        model,
+        out,
+        kind=args.kind,
+        dataset=dataset_name,
+        seed=args.seed,
+        epochs=len(history),
+        seconds=round(seconds, 2),
+        metrics=metrics,
+        history=[
+            {k: (round(v, 5) if isinstance(v, float) else v) for k, v in r.items()} for r in history
+        ],
+    )
+    print(f"Trained {len(history)} epochs in {seconds:.1f} s.")
+    for key, value in metrics.items():
+        print(f"  {key}: {value}")
+    print(f"Wrote {out}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from .checkpoints import read_metadata
+
+    meta = read_metadata(args.path)
+    meta.pop("history", None)
+    print(json.dumps(meta, indent=2))
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from .data import download_mnist
+
+    folder = download_mnist(args.root)
+    print(f"Full MNIST is in {folder}; train with --dataset mnist")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status (2 with a one-line message for bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = {"train": _train, "info": _info, "download": _download}[args.command]
+    try:
+        return handler(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Save and load trained models safely: weights plus JSON metadata, never arbitrary pickles.
+
+A checkpoint is a ``torch.save`` file holding only tensors, strings, numbers, lists and dicts:
+
+    {"format": "course_lib.checkpoint", "format_version": 1, "class": "VariationalAutoencoder",
+     "config": {...constructor arguments...}, "state_dict": {...}, "metadata": {...}}
+
+``load`` reads it with ``torch.load(weights_only=True)``, which refuses to run code hidden in a
+pickle, and rebuilds the model only from the classes in :data:`course_lib.models.MODEL_CLASSES`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import platform
+import tempfile
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import __version__
+from .models import MODEL_CLASSES
+
+__all__ = ["save", "load", "read_metadata", "FORMAT", "FORMAT_VERSION"]
+
+FORMAT = "course_lib.checkpoint"
+FORMAT_VERSION = 1
+
+
+def save(model: nn.Module, path: str | Path, **metadata: Any) -> Path:
+    """Write ``model``'s weights and constructor arguments plus ``metadata`` to ``path``.
+
+    Metadata must be JSON-serialisable (dataset name, metrics, history, ...). The file is
+    written to a temporary name first and moved into place, so a crash never leaves half a
+    checkpoint behind.
+    """
+    name = type(model).__name__
+    if name not in MODEL_CLASSES or not isinstance(model, MODEL_CLASSES[name]):
+        raise ValueError(
+            f"cannot save a {name}: checkpoints hold one of {', '.join(MODEL_CLASSES)}"
+        )
+    try:
+        # The JSON round trip also turns str/float subclasses (torch.__version__ is one) into
+        # plain types, which is what lets load() use weights_only=True.
+        metadata = json.loads(json.dumps(metadata, allow_nan=False))
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint metadata must be JSON-serialisable: {err}") from None
+
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "class": name,
+        "config": json.loads(json.dumps(model.config)),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "metadata": {
+            **metadata,
+            "versions": {
+                "course_lib": __version__,
+                "torch": str(torch.__version__),
+                "python": platform.python_version(),
+            },
+            "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def _read(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no checkpoint at {path}: train one first, e.g. "
+            "`python -m course_lib train vae --dataset mnist5k`"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(
+            f"refusing to load {path}: it contains objects other than tensors and plain data, "
+            f"which could run arbitrary code ({str(err).splitlines()[0]})"
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
+        raise ValueError(
+            f"{path} is not a readable checkpoint (corrupt or truncated?): {err}"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a course_lib checkpoint (no '{FORMAT}' header)")
+    if payload.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has checkpoint format version {payload.get('format_version')!r}; "
+            f"this course_lib reads version {FORMAT_VERSION}"
+        )
+    return payload
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The metadata stored with a checkpoint plus its class and constructor arguments."""
+    payload = _read(path)
+    return {"class": payload["class"], "config": payload["config"], **payload["metadata"]}
+
+
+def load(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild the model stored at ``path``, in eval mode, with ``.metadata`` attached."""
+    payload = _read(path)
+    name = payload.get("class")
+    if name not in MODEL_CLASSES:
+        raise ValueError(
+            f"{path} holds an unknown model class {name!r}; known: {', '.join(MODEL_CLASSES)}"
+        )
+    config = payload.get("config")
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} has no constructor arguments ('config')")
+    try:
+        model = MODEL_CLASSES[name](**config)
+    except TypeError as err:
+        raise ValueError(
+            f"{path} has constructor arguments that {name} does not take: {err}"
+        ) from None
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except (RuntimeError, KeyError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise ValueError(
+            f"{path}: the stored weights do not fit {name}({config}): {first}"
+        ) from None
+    model.metadata = {"class": name, "config": config, **payload.get("metadata", {})}
+    return model.to(device).eval()

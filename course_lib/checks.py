@@ -1,0 +1,100 @@
+"""Checks a learner runs in a notebook cell: is the environment right, is an answer right?
+
+Each check prints one line per item, ``ok`` or ``PROBLEM`` with what to do, and returns
+whether everything passed, so a notebook shows a stable, readable verdict.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import sys
+from collections.abc import Callable
+
+__all__ = ["check_answer", "check_environment"]
+
+# Packages the notebooks rely on, and the versions pyproject.toml pins.
+PINNED = ("torch", "torchvision", "numpy", "scikit-learn", "ipywidgets", "plotly", "django")
+
+
+def _line(ok: bool, label: str, detail: str) -> bool:
+    print(f"{'ok     ' if ok else 'PROBLEM'}  {label:<24} {detail}")
+    return ok
+
+
+def _dataset_check(name: str, expected: int) -> Callable[[], tuple[bool, str]]:
+    def check() -> tuple[bool, str]:
+        from .data import load_dataset
+
+        try:
+            size = len(load_dataset(name, "all"))
+        except (ValueError, FileNotFoundError, OSError) as err:
+            return False, f"cannot load: {err}"
+        return size == expected, f"{size} images, offline"
+
+    return check
+
+
+def check_environment() -> bool:
+    """Print whether Python, the pinned packages and the offline datasets are in place."""
+    python_ok = sys.version_info >= (3, 11)
+    found = "{}.{}".format(*sys.version_info[:2])
+    results = [_line(python_ok, "Python >= 3.11", "" if python_ok else f"found {found}")]
+    pins = _pins()
+    for package in PINNED:
+        try:
+            found = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            results.append(_line(False, package, "not installed: run `make lab`"))
+            continue
+        wanted = pins.get(package)
+        same = wanted is None or found.split("+")[0] == wanted
+        detail = (
+            found.split("+")[0] if same else f"{found} installed, {wanted} pinned: run make venv"
+        )
+        results.append(_line(same, package, detail))
+    for name, expected in (("mnist5k", 5000), ("digits", 1797)):
+        ok, detail = _dataset_check(name, expected)()
+        results.append(_line(ok, f"dataset {name}", detail))
+    passed = all(results)
+    print(
+        "All set: the course runs offline on this machine."
+        if passed
+        else "Something needs fixing: see the PROBLEM lines above."
+    )
+    return passed
+
+
+def _pins() -> dict[str, str]:
+    """Exact pins of this package's dependencies, read from its installed metadata."""
+    try:
+        requirements = importlib.metadata.requires("course-lib") or []
+    except importlib.metadata.PackageNotFoundError:
+        return {}
+    pins = {}
+    for requirement in requirements:
+        spec = requirement.split(";")[0].strip()
+        if "==" in spec:
+            name, version = spec.split("==", 1)
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def check_answer(answer: object, expected: object, *, hint: str = "") -> bool:
+    """Say whether an exercise answer is right; ``None`` means "not tried yet", not wrong."""
+    if answer is None:
+        print("Not answered yet: replace None with your answer and run the cell again.")
+        return False
+    try:
+        correct = (
+            bool(answer == expected)
+            if not isinstance(expected, float)
+            else (abs(float(answer) - expected) <= 1e-6 * max(1.0, abs(expected)))
+        )
+    except (TypeError, ValueError):
+        correct = False
+    if correct:
+        print(f"Correct: {answer!r}.")
+    else:
+        print(f"Not quite: {answer!r} is not it." + (f" Hint: {hint}" if hint else ""))
+    return correct

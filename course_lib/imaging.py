@@ -1,0 +1,205 @@
+"""Turn tensors and arrays into images with Pillow only.
+
+Matplotlib is deliberately not used here: it is slow to import and its pyplot state machine
+is not thread-safe, which matters inside a web server. Everything below works on plain numpy
+arrays of ``uint8`` pixels, shaped ``(H, W)`` for grayscale or ``(H, W, 3)`` for colour.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+__all__ = ["make_grid", "save_png", "to_data_url", "to_pil", "to_png_bytes"]
+
+# Names accepted for ``resample`` and the Pillow filter each one selects.
+RESAMPLE_FILTERS = {
+    "nearest": Image.Resampling.NEAREST,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+
+
+def _to_numpy(image: Any) -> np.ndarray:
+    """Return a numpy copy of a tensor (detached, on the CPU) or an array; reject other types."""
+    if isinstance(image, torch.Tensor):
+        tensor = image.detach().cpu()
+        if tensor.is_floating_point():
+            tensor = tensor.float()  # numpy has no bfloat16
+        return tensor.numpy()
+    if isinstance(image, np.ndarray):
+        return image
+    raise ValueError(
+        f"expected a torch tensor or numpy array, got {type(image).__name__}; "
+        "convert lists with np.asarray first"
+    )
+
+
+def _to_hw_layout(array: np.ndarray) -> np.ndarray:
+    """Reshape an accepted layout to ``(H, W)`` or ``(H, W, 3)``; anything else is an error."""
+    shape = tuple(array.shape)
+    if array.ndim == 4 and shape[0] == 1:  # (1, C, H, W): a batch holding one image
+        array = array[0]
+    elif array.ndim == 1:  # flat vector such as an MNIST row of 784 pixels
+        side = math.isqrt(array.size)
+        if array.size == 0 or side * side != array.size:
+            raise ValueError(
+                f"a flat image must have a square number of pixels (e.g. 784 = 28x28), "
+                f"got {array.size}"
+            )
+        array = array.reshape(side, side)
+
+    if array.ndim == 3:
+        if array.shape[0] in (1, 3):  # channels first: (C, H, W)
+            array = np.moveaxis(array, 0, -1)
+        elif array.shape[-1] not in (1, 3):
+            raise ValueError(f"a 3-D image needs 1 or 3 channels (first or last), got {shape}")
+        if array.shape[-1] == 1:
+            array = array[..., 0]
+
+    if array.ndim not in (2, 3):
+        raise ValueError(
+            "unsupported image shape "
+            f"{shape}; expected (784,), (H, W), (C, H, W), (H, W, 3) or (1, C, H, W)"
+        )
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"image has no pixels: shape {shape}")
+    return array
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    """Map float values in [0, 1] to 0..255 (clipping small overshoot); keep uint8 as it is."""
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == np.bool_:
+        array = array.astype(np.float32)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(
+            f"pixels must be floats in [0, 1] or uint8 in [0, 255], got dtype {array.dtype}"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError("image contains NaN or infinite values")
+    return np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def _to_pixels(image: Any) -> np.ndarray:
+    """Convert any accepted input to a ``uint8`` array shaped ``(H, W)`` or ``(H, W, 3)``."""
+    return np.ascontiguousarray(_to_uint8(_to_hw_layout(_to_numpy(image))))
+
+
+def _check_scale(scale: int) -> None:
+    """Reject scale factors that are not integers >= 1."""
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
+
+
+def _upscale(picture: Image.Image, scale: int, resample: str) -> Image.Image:
+    """Enlarge a picture by an integer factor using a named Pillow filter."""
+    _check_scale(scale)
+    if resample not in RESAMPLE_FILTERS:
+        raise ValueError(
+            f"unknown resample {resample!r}; choose one of {', '.join(RESAMPLE_FILTERS)}"
+        )
+    if scale == 1:
+        return picture
+    size = (picture.width * scale, picture.height * scale)
+    return picture.resize(size, RESAMPLE_FILTERS[resample])
+
+
+def to_pil(image: Any, scale: int = 1, resample: str = "nearest") -> Image.Image:
+    """Convert a tensor/array image (floats in [0, 1] or uint8) to a Pillow image, upscaled."""
+    if isinstance(image, Image.Image):
+        picture = image
+    else:
+        pixels = _to_pixels(image)
+        picture = Image.fromarray(pixels)  # uint8 (H, W) -> "L", (H, W, 3) -> "RGB"
+    return _upscale(picture, scale, resample)
+
+
+def _split_batch(images: Any) -> list[Any]:
+    """Split a batch (tensor/array or list) into a list of single images."""
+    if isinstance(images, (torch.Tensor, np.ndarray)):
+        # (N, C, H, W), (N, H, W) such as raw MNIST uint8 data, or (N, 784) flat rows
+        if images.ndim not in (2, 3, 4):
+            raise ValueError(
+                "a batch must be (N, C, H, W), (N, H, W) or (N, 784), "
+                f"got shape {tuple(images.shape)}"
+            )
+        return list(images)
+    if isinstance(images, Sequence) and not isinstance(images, (str, bytes)):
+        return list(images)
+    raise ValueError(
+        f"expected a batch tensor/array or a list of images, got {type(images).__name__}"
+    )
+
+
+def make_grid(
+    images: Any,
+    nrow: int = 8,
+    padding: int = 2,
+    scale: int = 1,
+    pad_value: float = 1.0,
+) -> Image.Image:
+    """Tile a batch of images row-major into one picture, ``nrow`` per row, to see many at once."""
+    if isinstance(nrow, bool) or not isinstance(nrow, int) or nrow < 1:
+        raise ValueError(f"nrow must be an integer >= 1, got {nrow!r}")
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"padding must be an integer >= 0, got {padding!r}")
+    if not 0.0 <= float(pad_value) <= 1.0:
+        raise ValueError(f"pad_value must be in [0, 1], got {pad_value!r}")
+    _check_scale(scale)
+
+    tiles = [_to_pixels(image) for image in _split_batch(images)]
+    if not tiles:
+        raise ValueError("cannot make a grid from an empty batch")
+    if any(tile.shape[:2] != tiles[0].shape[:2] for tile in tiles):
+        sizes = sorted({tile.shape[:2] for tile in tiles})
+        raise ValueError(f"all images in a grid must have the same height and width, got {sizes}")
+    if any(tile.ndim == 3 for tile in tiles):  # mixed grayscale and colour: promote to RGB
+        tiles = [np.stack([tile] * 3, axis=-1) if tile.ndim == 2 else tile for tile in tiles]
+
+    height, width = tiles[0].shape[:2]
+    cols = min(nrow, len(tiles))
+    rows = math.ceil(len(tiles) / cols)
+    canvas_shape = (
+        rows * height + (rows + 1) * padding,
+        cols * width + (cols + 1) * padding,
+        *tiles[0].shape[2:],
+    )
+    canvas = np.full(canvas_shape, round(float(pad_value) * 255), dtype=np.uint8)
+    for index, tile in enumerate(tiles):
+        row, col = divmod(index, cols)
+        top = padding + row * (height + padding)
+        left = padding + col * (width + padding)
+        canvas[top : top + height, left : left + width] = tile
+    return to_pil(canvas, scale=scale)
+
+
+def to_png_bytes(image: Any, scale: int = 1) -> bytes:
+    """Encode an image (anything ``to_pil`` accepts, or a Pillow image) as PNG bytes."""
+    buffer = io.BytesIO()
+    to_pil(image, scale=scale).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def to_data_url(image: Any, scale: int = 1) -> str:
+    """Encode an image as a ``data:image/png;base64,...`` URL to inline it in HTML or notebooks."""
+    encoded = base64.b64encode(to_png_bytes(image, scale=scale)).decode("ascii")
+    return f"data:image/png;base64,{encoded}"
+
+
+def save_png(image: Any, path: str | Path, scale: int = 1) -> Path:
+    """Write an image to ``path`` as PNG, creating parent folders, and return the path."""
+    target = Path(path)
+    data = to_png_bytes(image, scale=scale)  # encode first so bad input leaves no empty file
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return target

@@ -1,0 +1,302 @@
+"""The lesson's generative models: an autoencoder, a VAE and a GAN, small enough for a laptop CPU.
+
+Every model here that can make images offers the same three things, so notebooks and the web
+gallery can treat them alike:
+
+- ``latent_dim``: the size of the code ``z`` the model decodes;
+- ``decode(z)``: codes ``(n, latent_dim)`` to images ``(n, 1, 28, 28)`` with values in [0, 1];
+- ``sample(n, seed=None)``: ``n`` new images, reproducible when ``seed`` is given.
+
+``encode`` and ``forward`` accept a batch of images ``(n, 1, 28, 28)`` or flattened ``(n, 784)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "AutoencoderModel",
+    "VariationalAutoencoder",
+    "Generator",
+    "Discriminator",
+    "vae_loss",
+    "vae_loss_terms",
+    "MODEL_CLASSES",
+]
+
+
+# --- small shared helpers -------------------------------------------------------------------
+
+
+def image_shape_for(input_dim: int) -> tuple[int, ...]:
+    """Guess the image layout of a flat vector: 784 -> (1, 28, 28), 3*32*32 -> (3, 32, 32)."""
+    for channels in (1, 3):
+        side = math.isqrt(input_dim // channels)
+        if channels * side * side == input_dim:
+            return (channels, side, side)
+    return (input_dim,)
+
+
+def _check_dims(**dims: int) -> None:
+    for name, value in dims.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _flatten_batch(x: torch.Tensor, input_dim: int) -> torch.Tensor:
+    """Accept (n, C, H, W) or (n, input_dim) and return (n, input_dim), with a clear error."""
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"expected a torch.Tensor batch, got {type(x).__name__}")
+    if x.dim() < 2:
+        raise ValueError(
+            f"expected a batch shaped (n, {input_dim}) or (n, C, H, W), got shape {tuple(x.shape)}"
+            " (add a batch dimension with x.unsqueeze(0))"
+        )
+    if x[0].numel() != input_dim:
+        raise ValueError(
+            f"each item has {x[0].numel()} values but the model expects {input_dim} "
+            f"(batch shape {tuple(x.shape)})"
+        )
+    return x.reshape(x.shape[0], input_dim)
+
+
+def _check_latent(z: torch.Tensor, latent_dim: int) -> torch.Tensor:
+    if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != latent_dim:
+        shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+        raise ValueError(f"expected latent codes shaped (n, {latent_dim}), got {shape}")
+    return z
+
+
+def _standard_normal(
+    n: int, dim: int, seed: int | None, device: torch.device, temperature: float = 1.0
+) -> torch.Tensor:
+    """Draw N(0, temperature^2) codes; drawn on the CPU so a seed gives the same codes anywhere."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    z = torch.randn(n, dim, generator=generator) * temperature
+    return z.to(device)
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+# --- autoencoder ----------------------------------------------------------------------------
+
+
+class AutoencoderModel(nn.Module):
+    """Compress an image to ``latent_dim`` numbers and rebuild it from them."""
+
+    def __init__(self, input_dim: int = 784, hidden_dim: int = 128, latent_dim: int = 32):
+        super().__init__()
+        _check_dims(input_dim=input_dim, hidden_dim=hidden_dim, latent_dim=latent_dim)
+        self.config = {"input_dim": input_dim, "hidden_dim": hidden_dim, "latent_dim": latent_dim}
+        self.input_dim, self.latent_dim = input_dim, latent_dim
+        self.image_shape = image_shape_for(input_dim)
+
+        self.encoder = nn.Sequential(
+            nn.Linear(input_dim, hidden_dim),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden_dim, latent_dim),
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, hidden_dim),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden_dim, input_dim),
+            nn.Sigmoid(),  # pixel intensities live in [0, 1]
+        )
+        # A plain autoencoder has no prior to sample from. After training we fit a Gaussian to
+        # the training codes (see fit_latent_prior) so that sample() lands where real codes are.
+        self.register_buffer("latent_mean", torch.zeros(latent_dim))
+        self.register_buffer("latent_scale_tril", torch.eye(latent_dim))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images -> latent codes ``(n, latent_dim)``."""
+        return self.encoder(_flatten_batch(x, self.input_dim))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent codes -> images ``(n, *image_shape)`` in [0, 1]."""
+        z = _check_latent(z, self.latent_dim)
+        return self.decoder(z).reshape(z.shape[0], *self.image_shape)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(reconstructed, latent)``; the reconstruction has the input's shape."""
+        latent = self.encode(x)
+        reconstructed = self.decoder(latent).reshape(x.shape)
+        return reconstructed, latent
+
+    @torch.no_grad()
+    def fit_latent_prior(self, latents: torch.Tensor) -> None:
+        """Fit the Gaussian that ``sample`` draws from to a set of training codes."""
+        latents = _check_latent(latents, self.latent_dim).to(self.latent_mean)
+        if latents.shape[0] < 2:
+            raise ValueError("need at least 2 latent codes to fit a Gaussian")
+        mean = latents.mean(0)
+        centered = latents - mean
+        cov = centered.T @ centered / (latents.shape[0] - 1)
+        cov += 1e-4 * torch.eye(self.latent_dim, device=cov.device)  # keep it positive definite
+        self.latent_mean.copy_(mean)
+        self.latent_scale_tril.copy_(torch.linalg.cholesky(cov))
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """Decode ``n`` codes drawn from the Gaussian fitted to the training codes."""
+        eps = _standard_normal(n, self.latent_dim, seed, _device_of(self), temperature)
+        return self.decode(self.latent_mean + eps @ self.latent_scale_tril.T)
+
+
+# --- variational autoencoder ----------------------------------------------------------------
+
+
+class VariationalAutoencoder(nn.Module):
+    """An autoencoder whose encoder outputs a Gaussian over codes (Kingma & Welling, 2013)."""
+
+    def __init__(self, input_dim: int = 784, hidden_dim: int = 128, latent_dim: int = 32):
+        super().__init__()
+        _check_dims(input_dim=input_dim, hidden_dim=hidden_dim, latent_dim=latent_dim)
+        self.config = {"input_dim": input_dim, "hidden_dim": hidden_dim, "latent_dim": latent_dim}
+        self.input_dim, self.latent_dim = input_dim, latent_dim
+        self.image_shape = image_shape_for(input_dim)
+
+        self.encoder_hidden = nn.Linear(input_dim, hidden_dim)
+        self.encoder_mu = nn.Linear(hidden_dim, latent_dim)  # mean of q(z | x)
+        self.encoder_logvar = nn.Linear(hidden_dim, latent_dim)  # log-variance of q(z | x)
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, hidden_dim),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden_dim, input_dim),
+            nn.Sigmoid(),
+        )
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images -> ``(mu, logvar)`` of the Gaussian q(z | x)."""
+        hidden = F.relu(self.encoder_hidden(_flatten_batch(x, self.input_dim)))
+        return self.encoder_mu(hidden), self.encoder_logvar(hidden)
+
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """z = mu + sigma * eps while training (so gradients reach mu and sigma); mu in eval."""
+        if not self.training:
+            return mu
+        std = torch.exp(0.5 * logvar)
+        return mu + torch.randn_like(std) * std
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent codes -> images ``(n, *image_shape)`` in [0, 1]."""
+        z = _check_latent(z, self.latent_dim)
+        return self.decoder(z).reshape(z.shape[0], *self.image_shape)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return ``(reconstructed, mu, logvar)``; the reconstruction has the input's shape."""
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar)
+        return self.decoder(z).reshape(x.shape), mu, logvar
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """Decode ``n`` codes from the prior N(0, I); temperature scales them ("creativity")."""
+        return self.decode(
+            _standard_normal(n, self.latent_dim, seed, _device_of(self), temperature)
+        )
+
+
+def vae_loss_terms(
+    reconstructed: torch.Tensor, original: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two parts of the VAE loss, each summed over the batch: (reconstruction, KL).
+
+    Reconstruction is the binary cross-entropy of the pixels, i.e. -log p(x | z) under a
+    Bernoulli decoder. KL is the closed form of KL(N(mu, sigma^2) || N(0, I)) from Appendix B
+    of Kingma & Welling (2013): -1/2 * sum(1 + log sigma^2 - mu^2 - sigma^2).
+    """
+    if reconstructed.numel() != original.numel():
+        raise ValueError(
+            f"reconstruction has shape {tuple(reconstructed.shape)} but the original has "
+            f"{tuple(original.shape)}"
+        )
+    recon = F.binary_cross_entropy(reconstructed.reshape(original.shape), original, reduction="sum")
+    kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return recon, kl
+
+
+def vae_loss(
+    reconstructed: torch.Tensor, original: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
+) -> torch.Tensor:
+    """Summed binary cross-entropy plus KL divergence: the negative ELBO of the whole batch."""
+    recon, kl = vae_loss_terms(reconstructed, original, mu, logvar)
+    return recon + kl
+
+
+# --- generative adversarial network ---------------------------------------------------------
+
+
+class Generator(nn.Module):
+    """Turn random noise into an image; ``forward`` gives flat images in [-1, 1] (tanh)."""
+
+    def __init__(self, noise_dim: int = 100, hidden_dim: int = 128, output_dim: int = 784):
+        super().__init__()
+        _check_dims(noise_dim=noise_dim, hidden_dim=hidden_dim, output_dim=output_dim)
+        self.config = {"noise_dim": noise_dim, "hidden_dim": hidden_dim, "output_dim": output_dim}
+        self.noise_dim = self.latent_dim = noise_dim
+        self.image_shape = image_shape_for(output_dim)
+
+        self.network = nn.Sequential(
+            nn.Linear(noise_dim, hidden_dim),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden_dim, hidden_dim),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden_dim, output_dim),
+            nn.Tanh(),  # the training data is scaled to [-1, 1] to match
+        )
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        return self.network(_check_latent(noise, self.noise_dim))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Noise -> images ``(n, *image_shape)`` rescaled from [-1, 1] to [0, 1]."""
+        return ((self(z) + 1) / 2).reshape(z.shape[0], *self.image_shape)
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """``n`` new images from N(0, I) noise (temperature scales the noise)."""
+        return self.decode(_standard_normal(n, self.noise_dim, seed, _device_of(self), temperature))
+
+
+class Discriminator(nn.Module):
+    """Score how likely an image is real: ``forward`` gives a probability shaped ``(n, 1)``."""
+
+    def __init__(self, input_dim: int = 784, hidden_dim: int = 128):
+        super().__init__()
+        _check_dims(input_dim=input_dim, hidden_dim=hidden_dim)
+        self.config = {"input_dim": input_dim, "hidden_dim": hidden_dim}
+        self.input_dim = input_dim
+
+        # The final sigmoid is applied in forward(); training uses logits() with
+        # BCEWithLogitsLoss, which is the same loss computed without overflow.
+        self.network = nn.Sequential(
+            nn.Linear(input_dim, hidden_dim),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden_dim, hidden_dim),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden_dim, 1),
+        )
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Unnormalised real-vs-fake scores ``(n, 1)``."""
+        return self.network(_flatten_batch(x, self.input_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.logits(x))
+
+
+#: The classes a checkpoint may name; anything else is refused when loading.
+MODEL_CLASSES: dict[str, type[nn.Module]] = {
+    cls.__name__: cls
+    for cls in (AutoencoderModel, VariationalAutoencoder, Generator, Discriminator)
+}

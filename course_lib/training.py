@@ -1,0 +1,409 @@
+"""Training loops for the autoencoder, the VAE and the GAN.
+
+All three share one loop (:func:`fit`): shuffle the data with a seeded generator, run a step
+function on every mini-batch, stop after ``epochs`` full passes or once ``time_budget`` seconds
+have gone by (whichever comes first), show a ``tqdm`` progress bar, and return a history: one
+dict per epoch with the mean losses and the seconds it took. Each ``train_*`` function only
+says what one step is.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from .models import (
+    AutoencoderModel,
+    Discriminator,
+    Generator,
+    VariationalAutoencoder,
+    vae_loss_terms,
+)
+
+__all__ = [
+    "set_seed",
+    "resolve_device",
+    "fit",
+    "train_autoencoder",
+    "train_vae",
+    "train_gan",
+]
+
+History = list[dict[str, Any]]
+EpochCallback = Callable[[dict[str, Any]], None]
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch so that a run can be repeated exactly."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str | torch.device | None = "cpu") -> torch.device:
+    """``"cpu"`` (default), ``"cuda"``, ``"mps"``, or ``"auto"``: the best one present."""
+    if device is None:
+        return torch.device("cpu")
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use 'cpu'")
+    if device == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise ValueError("device 'mps' was asked for but Apple's MPS is not available; use 'cpu'")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}: use cpu, cuda, mps or auto") from None
+
+
+def _check_budget(epochs: int | None, time_budget: float | None) -> None:
+    if epochs is None and time_budget is None:
+        raise ValueError("give epochs, time_budget or both to say how long to train")
+    if epochs is not None and (
+        isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1
+    ):
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if time_budget is not None and not (
+        isinstance(time_budget, (int, float)) and math.isfinite(time_budget) and time_budget > 0
+    ):
+        raise ValueError(f"time_budget must be a positive number of seconds, got {time_budget!r}")
+
+
+def _batches(
+    data: Dataset | torch.Tensor, batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+    """Shuffled mini-batches. In-memory datasets are sliced as tensors (fast on a CPU)."""
+    images = data if isinstance(data, torch.Tensor) else getattr(data, "images", None)
+    if isinstance(images, torch.Tensor):
+        labels = getattr(data, "labels", None)
+        order = torch.randperm(images.shape[0], generator=generator)
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            yield images[index], (labels[index] if labels is not None else None)
+        return
+    loader = DataLoader(data, batch_size=batch_size, shuffle=True, generator=generator)
+    for batch in loader:
+        if isinstance(batch, (list, tuple)):
+            yield batch[0], (batch[1] if len(batch) > 1 else None)
+        else:
+            yield batch, None
+
+
+def fit(
+    step: Callable[[torch.Tensor], dict[str, float]],
+    data: Dataset | torch.Tensor,
+    *,
+    epochs: int | None = None,
+    time_budget: float | None = None,
+    batch_size: int = 128,
+    seed: int = 0,
+    device: torch.device | None = None,
+    desc: str = "training",
+    progress: bool = True,
+    callback: EpochCallback | None = None,
+    end_of_epoch: Callable[[], dict[str, float]] | None = None,
+    optimizers: Sequence[torch.optim.Optimizer] = (),
+    lr_schedule: str = "constant",
+) -> History:
+    """Run ``step(batch)`` over shuffled mini-batches until the epoch count or time budget ends.
+
+    ``step`` returns the batch's mean losses; the history averages them over each epoch.
+    ``end_of_epoch`` may add entries (validation metrics); ``callback`` sees every record
+    (the live training monitor in the notebooks uses it). With ``lr_schedule="cosine"`` the
+    learning rate of ``optimizers`` falls from its initial value to zero along a half cosine
+    over the run (Loshchilov & Hutter, 2017), measured in epochs or, under a time budget, in
+    seconds, so a short run still ends with small, careful steps.
+    """
+    if lr_schedule not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
+    base_lrs = [[group["lr"] for group in opt.param_groups] for opt in optimizers]
+    _check_budget(epochs, time_budget)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if len(data) == 0:
+        raise ValueError("the training data is empty")
+    device = device or torch.device("cpu")
+    generator = torch.Generator().manual_seed(seed)
+    history: History = []
+    start = time.perf_counter()
+    by_time = epochs is None
+    bar = tqdm(
+        total=round(time_budget) if by_time else epochs,
+        desc=desc,
+        unit="s" if by_time else "epoch",
+        bar_format="{l_bar}{bar}| {n}/{total} s [{elapsed}{postfix}]" if by_time else None,
+        disable=not progress,
+        leave=True,
+    )
+    out_of_time = False
+    epoch = 0
+    try:
+        while not out_of_time and (epochs is None or epoch < epochs):
+            epoch += 1
+            epoch_start = time.perf_counter()
+            sums: dict[str, float] = {}
+            seen = 0
+            for images, _labels in _batches(data, batch_size, generator):
+                if lr_schedule == "cosine":
+                    if by_time:
+                        done = (time.perf_counter() - start) / time_budget
+                    else:
+                        done = (epoch - 1 + seen / len(data)) / epochs
+                    factor = 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
+                    for opt, lrs in zip(optimizers, base_lrs, strict=True):
+                        for group, lr0 in zip(opt.param_groups, lrs, strict=True):
+                            group["lr"] = lr0 * factor
+                losses = step(images.to(device, non_blocking=True))
+                n = images.shape[0]
+                for key, value in losses.items():
+                    sums[key] = sums.get(key, 0.0) + value * n
+                seen += n
+                if time_budget is not None and time.perf_counter() - start >= time_budget:
+                    out_of_time = True
+                    break
+            record: dict[str, Any] = {"epoch": epoch}
+            record.update({key: total / seen for key, total in sums.items()})
+            if end_of_epoch is not None:
+                record.update(end_of_epoch())
+            now = time.perf_counter()
+            record.update(
+                seconds=now - epoch_start,
+                elapsed=now - start,
+                images=seen,
+                complete=seen == len(data),
+            )
+            history.append(record)
+            if callback is not None:
+                callback(record)
+            bar.update(min(round(now - start), bar.total) - bar.n if by_time else 1)
+            first_key = next(iter(sums), None)
+            if first_key is not None:
+                bar.set_postfix({first_key: f"{record[first_key]:.4g}"}, refresh=False)
+    finally:
+        bar.close()
+    return history
+
+
+def _prepare(model: nn.Module, seed: int, device: str | torch.device | None) -> torch.device:
+    torch.manual_seed(seed)  # the noise inside steps (VAE sampling, GAN codes) is seeded too
+    resolved = resolve_device(device)
+    model.to(resolved).train()
+    return resolved
+
+
+def train_autoencoder(
+    model: AutoencoderModel,
+    data: Dataset | torch.Tensor,
+    *,
+    epochs: int | None = None,
+    time_budget: float | None = None,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    seed: int = 0,
+    device: str | torch.device | None = "cpu",
+    progress: bool = True,
+    callback: EpochCallback | None = None,
+    lr_schedule: str = "cosine",
+) -> History:
+    """Train to reconstruct; loss = binary cross-entropy summed over pixels, mean per image.
+
+    The learning rate decays along a cosine by default (see :func:`fit`). Afterwards the
+    Gaussian that ``model.sample`` draws from is fitted to the training codes.
+    """
+    if not isinstance(model, AutoencoderModel):
+        raise ValueError(f"train_autoencoder needs an AutoencoderModel, got {type(model).__name__}")
+    dev = _prepare(model, seed, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def step(x: torch.Tensor) -> dict[str, float]:
+        reconstructed, _ = model(x)
+        loss = F.binary_cross_entropy(reconstructed, x, reduction="sum") / x.shape[0]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss.item()}
+
+    history = fit(
+        step,
+        data,
+        epochs=epochs,
+        time_budget=time_budget,
+        batch_size=batch_size,
+        seed=seed,
+        device=dev,
+        desc="autoencoder",
+        progress=progress,
+        callback=callback,
+        optimizers=[optimizer],
+        lr_schedule=lr_schedule,
+    )
+    model.eval()
+    with torch.no_grad():
+        images = data if isinstance(data, torch.Tensor) else getattr(data, "images", None)
+        if images is None:
+            images = torch.stack([data[i][0] for i in range(len(data))])
+        model.fit_latent_prior(torch.cat([model.encode(b.to(dev)) for b in images.split(1024)]))
+    return history
+
+
+def train_vae(
+    model: VariationalAutoencoder,
+    data: Dataset | torch.Tensor,
+    *,
+    epochs: int | None = None,
+    time_budget: float | None = None,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    seed: int = 0,
+    device: str | torch.device | None = "cpu",
+    progress: bool = True,
+    callback: EpochCallback | None = None,
+    val_data: Dataset | None = None,
+    lr_schedule: str = "cosine",
+) -> History:
+    """Train by minimising the negative ELBO (reconstruction + KL), reported in nats per image.
+
+    With ``val_data`` every epoch also records ``val_neg_elbo`` on the held-out images.
+    The learning rate decays along a cosine by default (see :func:`fit`).
+    """
+    if not isinstance(model, VariationalAutoencoder):
+        raise ValueError(f"train_vae needs a VariationalAutoencoder, got {type(model).__name__}")
+    dev = _prepare(model, seed, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def step(x: torch.Tensor) -> dict[str, float]:
+        reconstructed, mu, logvar = model(x)
+        recon, kl = vae_loss_terms(reconstructed, x, mu, logvar)
+        loss = (recon + kl) / x.shape[0]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        n = x.shape[0]
+        return {"loss": loss.item(), "recon": recon.item() / n, "kl": kl.item() / n}
+
+    end_of_epoch = None
+    if val_data is not None:
+        from .metrics import negative_elbo
+
+        def end_of_epoch() -> dict[str, float]:
+            value = negative_elbo(model, val_data, device=dev)
+            model.train()
+            return {"val_neg_elbo": value}
+
+    history = fit(
+        step,
+        data,
+        epochs=epochs,
+        time_budget=time_budget,
+        batch_size=batch_size,
+        seed=seed,
+        device=dev,
+        desc="VAE",
+        progress=progress,
+        callback=callback,
+        end_of_epoch=end_of_epoch,
+        optimizers=[optimizer],
+        lr_schedule=lr_schedule,
+    )
+    model.eval()
+    return history
+
+
+def train_gan(
+    generator: Generator,
+    discriminator: Discriminator,
+    data: Dataset | torch.Tensor,
+    *,
+    epochs: int | None = None,
+    time_budget: float | None = None,
+    batch_size: int = 64,
+    lr: float = 2e-4,
+    betas: tuple[float, float] = (0.5, 0.999),
+    real_label: float = 0.9,
+    seed: int = 0,
+    device: str | torch.device | None = "cpu",
+    progress: bool = True,
+    callback: EpochCallback | None = None,
+) -> History:
+    """Alternate one discriminator step and one generator step on every mini-batch.
+
+    An epoch is a full pass over the data. The discriminator learns real -> ``real_label``
+    (0.9: one-sided label smoothing keeps it from growing over-confident) and fake -> 0; the
+    generator uses the non-saturating loss -log D(G(z)) (Goodfellow et al., 2014, section 3).
+    History entries: ``d_loss``, ``g_loss`` and the mean scores ``d_real`` = D(x), ``d_fake`` =
+    D(G(z)).
+    """
+    if not isinstance(generator, Generator) or not isinstance(discriminator, Discriminator):
+        raise ValueError("train_gan needs a Generator and a Discriminator")
+    if generator.config["output_dim"] != discriminator.config["input_dim"]:
+        raise ValueError(
+            f"the generator makes {generator.config['output_dim']} values per image but the "
+            f"discriminator reads {discriminator.config['input_dim']}"
+        )
+    dev = _prepare(generator, seed, device)
+    discriminator.to(dev).train()
+    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
+    bce = nn.BCEWithLogitsLoss()
+
+    def step(x: torch.Tensor) -> dict[str, float]:
+        n = x.shape[0]
+        real = x.reshape(n, -1) * 2 - 1  # [0, 1] -> [-1, 1], the range of the tanh output
+        fake = generator(torch.randn(n, generator.noise_dim, device=dev))
+
+        # Discriminator: push real up, fake down (fake detached: this step leaves G alone).
+        real_logits = discriminator.logits(real)
+        fake_logits = discriminator.logits(fake.detach())
+        d_loss = bce(real_logits, torch.full_like(real_logits, real_label)) + bce(
+            fake_logits, torch.zeros_like(fake_logits)
+        )
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+
+        # Generator: make the (just updated) discriminator call the fakes real.
+        g_logits = discriminator.logits(fake)
+        g_loss = bce(g_logits, torch.ones_like(g_logits))
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        return {
+            "d_loss": d_loss.item(),
+            "g_loss": g_loss.item(),
+            "d_real": torch.sigmoid(real_logits).mean().item(),
+            "d_fake": torch.sigmoid(fake_logits).mean().item(),
+        }
+
+    history = fit(
+        step,
+        data,
+        epochs=epochs,
+        time_budget=time_budget,
+        batch_size=batch_size,
+        seed=seed,
+        device=dev,
+        desc="GAN",
+        progress=progress,
+        callback=callback,
+    )
+    generator.eval()
+    discriminator.eval()
+    return history
