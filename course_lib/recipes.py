@@ -1,0 +1,110 @@
+"""The course's standard models: one place that says how each shared checkpoint is trained.
+
+Notebooks, the command line's defaults and the web gallery ask for a model by name, e.g.
+``recipes.get("vae_mnist5k")``. The first caller trains it (a fixed number of epochs, seeded, so
+the result is the same on every run) and saves it in the shared checkpoint folder; everyone
+after that loads it. Because the recipe lives here and nowhere else, notebook 02 and notebook 05
+can never disagree about what "the course VAE" is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from .data import load_dataset
+from .models import AutoencoderModel, Discriminator, Generator, VariationalAutoencoder
+from .notebook import train_or_load
+from .training import History, set_seed, train_autoencoder, train_gan, train_vae
+
+__all__ = ["Recipe", "RECIPES", "get"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to build and train one shared model."""
+
+    kind: str  # "ae", "vae" or "gan"
+    dataset: str
+    config: dict[str, int]
+    epochs: int
+    batch_size: int = 64
+    lr: float = 1e-3
+    seed: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)  # other train_* keyword arguments
+
+
+RECIPES: dict[str, Recipe] = {
+    "ae_mnist5k": Recipe("ae", "mnist5k", {"hidden_dim": 256, "latent_dim": 32}, epochs=30),
+    "vae_mnist5k": Recipe("vae", "mnist5k", {"hidden_dim": 400, "latent_dim": 32}, epochs=40),
+    "vae2d_mnist5k": Recipe("vae", "mnist5k", {"hidden_dim": 256, "latent_dim": 2}, epochs=40),
+    "gan_mnist5k": Recipe(
+        "gan", "mnist5k", {"noise_dim": 64, "hidden_dim": 256}, epochs=60, lr=2e-4
+    ),
+    "vae_patterns": Recipe("vae", "patterns", {"hidden_dim": 256, "latent_dim": 16}, epochs=40),
+}
+
+
+def get(
+    name: str,
+    *,
+    progress: bool = True,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+    retrain: bool = False,
+) -> tuple[nn.Module, History]:
+    """The trained model called ``name`` and its history: loaded if saved before, else trained.
+
+    For GANs the model returned is the generator (the part that makes images).
+    """
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
+    recipe = RECIPES[name]
+    data = load_dataset(recipe.dataset, "train")
+    input_dim = int(data.images[0].numel())
+    train_kwargs = dict(
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        lr=recipe.lr,
+        seed=recipe.seed,
+        progress=progress,
+        callback=callback,
+        **recipe.extra,
+    )
+
+    if recipe.kind == "gan":
+
+        def build() -> nn.Module:
+            set_seed(recipe.seed)
+            return Generator(output_dim=input_dim, **recipe.config)
+
+        def train(generator: nn.Module) -> History:
+            critic = Discriminator(input_dim=input_dim, hidden_dim=recipe.config["hidden_dim"])
+            return train_gan(generator, critic, data, **train_kwargs)
+
+    else:
+        cls = AutoencoderModel if recipe.kind == "ae" else VariationalAutoencoder
+        loop = train_autoencoder if recipe.kind == "ae" else train_vae
+
+        def build() -> nn.Module:
+            set_seed(recipe.seed)
+            return cls(input_dim=input_dim, **recipe.config)
+
+        def train(model: nn.Module) -> History:
+            return loop(model, data, **train_kwargs)
+
+    return train_or_load(
+        name,
+        build,
+        train,
+        retrain=retrain,
+        kind=recipe.kind,
+        dataset=recipe.dataset,
+        epochs=recipe.epochs,
+        batch_size=recipe.batch_size,
+        lr=recipe.lr,
+        seed=recipe.seed,
+        extra=recipe.extra,
+    )

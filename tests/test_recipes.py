@@ -1,0 +1,102 @@
+"""Shared checkpoints: trained once, loaded afterwards, retrained when the recipe changes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from course_lib import recipes
+from course_lib.models import Generator, VariationalAutoencoder
+from course_lib.notebook import plot_history, train_or_load
+
+TINY_VAE = recipes.Recipe("vae", "digits", {"hidden_dim": 16, "latent_dim": 3}, epochs=2)
+TINY_GAN = recipes.Recipe("gan", "digits", {"noise_dim": 4, "hidden_dim": 16}, epochs=1, lr=2e-4)
+
+
+@pytest.fixture
+def tiny_recipes(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setitem(recipes.RECIPES, "tiny_vae", TINY_VAE)
+    monkeypatch.setitem(recipes.RECIPES, "tiny_gan", TINY_GAN)
+    return tmp_path
+
+
+def test_get_trains_once_then_loads_the_same_weights(tiny_recipes, capsys):
+    model, history = recipes.get("tiny_vae", progress=False)
+    assert "Trained and saved" in capsys.readouterr().out
+    assert isinstance(model, VariationalAutoencoder) and model.latent_dim == 3
+    assert (tiny_recipes / "checkpoints" / "tiny_vae.pt").is_file()
+
+    again, history_again = recipes.get("tiny_vae", progress=False)
+    assert "Loaded" in capsys.readouterr().out
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, again.state_dict()[key])
+    # The history comes back too, so plots look the same whether trained or loaded.
+    assert [round(r["loss"], 4) for r in history] == [round(r["loss"], 4) for r in history_again]
+
+
+def test_training_is_deterministic_so_a_retrain_matches_the_saved_model(tiny_recipes):
+    first, _ = recipes.get("tiny_vae", progress=False)
+    second, _ = recipes.get("tiny_vae", progress=False, retrain=True)
+    for key, value in first.state_dict().items():
+        assert torch.equal(value, second.state_dict()[key])
+
+
+def test_a_changed_recipe_retrains_instead_of_loading_a_stale_model(
+    tiny_recipes, monkeypatch, capsys
+):
+    recipes.get("tiny_vae", progress=False)
+    capsys.readouterr()
+    monkeypatch.setitem(
+        recipes.RECIPES,
+        "tiny_vae",
+        recipes.Recipe("vae", "digits", {"hidden_dim": 16, "latent_dim": 3}, epochs=3),
+    )
+    _, history = recipes.get("tiny_vae", progress=False)
+    assert "Trained and saved" in capsys.readouterr().out
+    assert len(history) == 3
+
+
+def test_gan_recipe_returns_the_generator_and_calls_the_callback(tiny_recipes):
+    seen = []
+    generator, history = recipes.get("tiny_gan", progress=False, callback=seen.append)
+    assert isinstance(generator, Generator)
+    assert seen == history and {"d_loss", "g_loss"} <= set(history[0])
+    assert generator.sample(2, seed=0).shape == (2, 1, 28, 28)
+
+
+def test_unknown_recipe_lists_the_known_ones():
+    with pytest.raises(ValueError, match="vae_mnist5k"):
+        recipes.get("nope")
+
+
+def test_a_corrupt_checkpoint_is_retrained_not_fatal(tiny_recipes, capsys):
+    path = tiny_recipes / "checkpoints" / "tiny_vae.pt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not a checkpoint")
+    model, _ = recipes.get("tiny_vae", progress=False)
+    assert "Trained and saved" in capsys.readouterr().out
+    assert isinstance(model, VariationalAutoencoder)
+
+
+def test_train_or_load_refuses_a_checkpoint_of_another_class(tiny_recipes, capsys):
+    recipes.get("tiny_vae", progress=False)
+    capsys.readouterr()
+    trained = []
+
+    def train(model):
+        trained.append(model)
+        return [{"epoch": 1, "loss": 0.0}]
+
+    model, _ = train_or_load("tiny_vae", lambda: Generator(noise_dim=3, hidden_dim=8), train)
+    assert trained and isinstance(model, Generator)
+
+
+def test_plot_history_checks_its_keys():
+    history = [{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.0}]
+    fig = plot_history(history, ["loss"])
+    assert [line.get_ydata().tolist() for line in fig.axes[0].lines] == [[2.0, 1.0]]
+    with pytest.raises(ValueError, match="kl"):
+        plot_history(history, ["kl"])
+    with pytest.raises(ValueError, match="empty"):
+        plot_history([], ["loss"])
