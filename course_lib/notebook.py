@@ -22,9 +22,11 @@ from .training import History, set_seed
 
 __all__ = ["setup", "train_or_load", "show", "plot_history"]
 
-#: Threads used for training in notebooks: results depend (in the last digits) on the thread
-#: count, so it is fixed rather than left to the machine.
-NOTEBOOK_THREADS = 2
+#: Threads used for training in notebooks. Results depend (in the last digits) on the thread
+#: count, so it is fixed rather than left to the machine; and one thread is the robust choice
+#: for these small models: two threads are ~1.5x faster on an idle 2-core laptop but several
+#: times slower as soon as anything else (a browser, a web server) wants a core.
+NOTEBOOK_THREADS = 1
 
 
 def setup(seed: int = 0, threads: int = NOTEBOOK_THREADS) -> None:
@@ -117,6 +119,157 @@ def plot_history(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path)
+    plt.close(fig)
+    return fig
+
+
+# --- latent-space helpers (notebook 05) ------------------------------------------------------
+
+
+def show_plotly(figure: Any) -> None:
+    """Show a plotly figure inside an ``ipywidgets.Output``: interactive offline, stable to test.
+
+    JupyterLab draws it with the mime renderer that the pinned ``plotly`` package installs
+    (``application/vnd.plotly.v1+json``; plotly.js is bundled, no CDN). Displayed directly, that
+    JSON (float64 coordinates as base64 bytes) would be the cell's output, which nbval compares
+    byte for byte although it changes with the last bits of the trained weights. Inside the widget
+    it is kept in the notebook's widget state instead, and the cell's compared text is ``Output()``.
+    """
+    import json
+
+    import ipywidgets
+    import plotly.io as pio
+    from IPython.display import display
+
+    title = getattr(getattr(figure.layout, "title", None), "text", None) or "figure"
+    bundle = {
+        "application/vnd.plotly.v1+json": json.loads(pio.to_json(figure, validate=False)),
+        "text/plain": f"<plotly figure: {title}>",
+    }
+    output = ipywidgets.Output()
+    display(output)  # displayed while still empty, so its text is just "Output()"
+    output.outputs = (*output.outputs, {"output_type": "display_data", "data": bundle})
+
+
+def neighbour_agreement(points: Any, labels: Any, k: int = 5) -> float:
+    """Fraction of each point's ``k`` nearest other points that share its label (0 to 1).
+
+    A number for "do similar things sit together?": 0.1 is chance for ten balanced classes,
+    1.0 means every neighbourhood is pure.
+    """
+    import numpy as np
+    from sklearn.neighbors import NearestNeighbors
+
+    points = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
+    labels = np.asarray(labels).reshape(-1)
+    if len(points) != len(labels):
+        raise ValueError(f"got {len(points)} points but {len(labels)} labels")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < len(points):
+        raise ValueError(f"k must be an integer between 1 and {len(points) - 1}, got {k!r}")
+    # kneighbors() without a query leaves each point out of its own neighbour list.
+    _, index = NearestNeighbors(n_neighbors=k).fit(points).kneighbors()
+    return float((labels[index] == labels[:, None]).mean())
+
+
+@torch.no_grad()
+def manifold_grid(model: nn.Module, n: int = 15, limit: float = 2.5) -> torch.Tensor:
+    """Decode an ``n x n`` grid of codes spanning ``[-limit, limit]^2`` of a 2-D latent space.
+
+    Returns ``(n * n, 1, 28, 28)`` images, row by row from the top: z1 grows to the right and
+    z2 grows upwards, like the axes of a scatter plot, so the grid is a map of the space.
+    """
+    if getattr(model, "latent_dim", None) != 2 or not hasattr(model, "decode"):
+        raise ValueError("manifold_grid needs a model with latent_dim == 2 and a decode method")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not 0 < float(limit) < float("inf"):
+        raise ValueError(f"limit must be a positive number, got {limit!r}")
+    values = torch.linspace(-float(limit), float(limit), n)
+    z2, z1 = torch.meshgrid(values.flip(0), values, indexing="ij")  # top row: largest z2
+    codes = torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
+    parameter = next(model.parameters(), None)
+    if parameter is not None:
+        codes = codes.to(device=parameter.device, dtype=parameter.dtype)
+    was_training = model.training
+    model.eval()
+    try:
+        return model.decode(codes).cpu()
+    finally:
+        model.train(was_training)
+
+
+def latent_scatter(points: Any, labels: Any, *, title: str = "", limit: float | None = None):
+    """Matplotlib scatter of 2-D codes coloured by label; returns the figure.
+
+    ``limit`` draws the box ``[-limit, limit]^2``: the region a :func:`manifold_grid` decodes.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    points = np.asarray(points, dtype=np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
+        raise ValueError(
+            f"need (n, 2) points with one label each, got {points.shape} and {labels.shape}"
+        )
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    colours = plt.get_cmap("tab10")
+    for number, label in enumerate(np.unique(labels)):
+        chosen = labels == label
+        ax.scatter(*points[chosen].T, s=6, alpha=0.7, color=colours(number % 10), label=str(label))
+    if limit is not None:
+        xs = [-limit, limit, limit, -limit, -limit]
+        ys = [-limit, -limit, limit, limit, -limit]
+        ax.plot(xs, ys, "k--", linewidth=1, label="grid")
+    ax.set_xlabel("z1")
+    ax.set_ylabel("z2")
+    ax.set_aspect("equal")
+    ax.set_title(title)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2, fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_sweep(
+    results: dict[float, float],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    log_x: bool = True,
+    path: str | Path | None = None,
+):
+    """Plot one measured value per setting (e.g. error per latent size), labelled; returns it.
+
+    Each point is annotated with its value rounded to a whole number, so the learner reads the
+    numbers off the picture. With ``log_x`` the x axis is logarithmic with the settings as ticks
+    (sizes that double: 2, 4, 8, ... sit evenly spaced).
+    """
+    import matplotlib.pyplot as plt
+
+    if not results:
+        raise ValueError("results is empty: nothing to plot")
+    xs = sorted(results)
+    if log_x and xs[0] <= 0:
+        raise ValueError(f"a logarithmic x axis needs positive settings, got {xs[0]!r}")
+    ys = [float(results[x]) for x in xs]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(xs, ys, marker="o")
+    for x, y in zip(xs, ys, strict=True):
+        ax.annotate(f"{y:.0f}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center")
+    if log_x:
+        ax.set_xscale("log")
+        ax.set_xticks(xs, [f"{x:g}" for x in xs])
+        ax.minorticks_off()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.margins(y=0.15)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path)

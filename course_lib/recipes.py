@@ -38,9 +38,13 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    "ae_mnist5k": Recipe("ae", "mnist5k", {"hidden_dim": 256, "latent_dim": 32}, epochs=30),
+    "ae_mnist5k": Recipe(
+        "ae", "mnist5k", {"hidden_dim": 256, "latent_dim": 32}, epochs=20, lr=3e-3
+    ),
     "vae_mnist5k": Recipe("vae", "mnist5k", {"hidden_dim": 400, "latent_dim": 32}, epochs=40),
-    "vae2d_mnist5k": Recipe("vae", "mnist5k", {"hidden_dim": 256, "latent_dim": 2}, epochs=40),
+    "vae2d_mnist5k": Recipe(
+        "vae", "mnist5k", {"hidden_dim": 256, "latent_dim": 2}, epochs=40, lr=3e-3
+    ),
     "gan_mnist5k": Recipe(
         "gan", "mnist5k", {"noise_dim": 64, "hidden_dim": 256}, epochs=60, lr=2e-4
     ),
