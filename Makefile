@@ -5,19 +5,26 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+NPM_STAMP := django_project/node_modules/.installed
 # Jupyter looks for kernels in the venv before ~/.local, so `python3` is always this venv's.
 export JUPYTER_PREFER_ENV_PATH := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv lab test lint clean help
+.PHONY: venv lab test lint gallery clean help
 
 help:
 	@echo "make lab    - set up .venv (if needed) and open JupyterLab on notebooks/"
 	@echo "make test   - set up .venv (if needed) and run every test (library, notebooks)"
+	@echo "make gallery - migrate, train missing models, serve the gallery on 127.0.0.1:8000"
 	@echo "make venv   - only create/update .venv"
 	@echo "make clean  - remove .venv and caches (keeps data/ and your checkpoints)"
 
-venv: $(STAMP)
+venv: $(STAMP) $(NPM_STAMP)
+
+# Bootstrap for the web gallery, from the npm registry with the pinned lockfile (no CDN).
+$(NPM_STAMP): django_project/package.json django_project/package-lock.json
+	cd django_project && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # Rebuilt only when pyproject.toml changes; otherwise the existing .venv is reused.
 $(STAMP): pyproject.toml
@@ -32,12 +39,17 @@ lab: venv
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 lint: venv
-	$(BIN)/ruff check course_lib tests
-	$(BIN)/ruff format --check course_lib tests
+	$(BIN)/ruff check course_lib tests django_project
+	$(BIN)/ruff format --check course_lib tests django_project
 
 test: venv lint
-	$(BIN)/python -m pytest tests notebooks --nbval --nbval-cell-timeout=300 \
+	$(BIN)/python -m pytest tests django_project notebooks --nbval --nbval-cell-timeout=300 \
 		--sanitize-with notebooks/nbval-sanitize.cfg
+
+gallery: venv
+	cd django_project && ../$(BIN)/python manage.py migrate --noinput
+	cd django_project && ../$(BIN)/python manage.py train_models
+	cd django_project && ../$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

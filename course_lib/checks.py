@@ -98,3 +98,36 @@ def check_answer(answer: object, expected: object, *, hint: str = "") -> bool:
     else:
         print(f"Not quite: {answer!r} is not it." + (f" Hint: {hint}" if hint else ""))
     return correct
+
+
+def check_seed_free_patterns(answer: object) -> bool:
+    """Check a list of the pattern types that draw the same image for every seed (notebook 06)."""
+    import numpy as np
+
+    from .patterns import PATTERN_TYPES, create_pattern
+
+    if answer is None:
+        print("Not answered yet: replace None with a list of pattern names and run the cell again.")
+        return False
+    if isinstance(answer, str) or not all(isinstance(name, str) for name in answer):
+        print(f"Not quite: give a list of names such as ['mandala'], got {answer!r}.")
+        return False
+
+    def same_for_two_seeds(name: str) -> bool:
+        first, second = (create_pattern(name, 32, 32, "#000000", "#808080", seed=s) for s in (1, 2))
+        return bool(np.array_equal(np.asarray(first), np.asarray(second)))
+
+    given = set(answer)
+    expected = {name for name in PATTERN_TYPES if same_for_two_seeds(name)}
+    unknown = sorted(given - set(PATTERN_TYPES))
+    if unknown:
+        print(f"Not quite: {unknown} are not pattern types; choose from {list(PATTERN_TYPES)}.")
+        return False
+    if given == expected:
+        print(f"Correct: {sorted(given)} ignore the seed; the others are random.")
+        return True
+    for name in sorted(given - expected):
+        print(f"Not quite: {name!r} changes with the seed (try two seeds and compare).")
+    for name in sorted(expected - given):
+        print(f"Missing: {name!r} also draws the same image for every seed.")
+    return False

@@ -92,12 +92,10 @@ def load_dataset(
     if name == "mnist":
         return _load_mnist(split, Path(root) if root is not None else data_dir())
     if name == "patterns":
-        from .patterns import PATTERN_TYPES, pattern_dataset
+        from .patterns import PATTERN_TYPES
 
-        images, labels = pattern_dataset(n_per_class=300, size=28, seed=SPLIT_SEED)
-        return _split(
-            torch.from_numpy(images), torch.from_numpy(labels), list(PATTERN_TYPES), name, split
-        )
+        images, labels = _pattern_arrays()
+        return _split(images, labels, list(PATTERN_TYPES), name, split)
     if isinstance(name, (str, Path)) and Path(name).expanduser().is_dir():
         return _load_folder(Path(name).expanduser(), split, image_size, channels)
     raise ValueError(
@@ -110,8 +108,8 @@ def _split(
     images: torch.Tensor, labels: torch.Tensor, classes: list[str], name: str, split: str
 ) -> ImageDataset:
     """Deterministic stratified train/test split (the same one every time)."""
-    if split == "all":
-        return ImageDataset(images, labels, classes, name)
+    if split == "all":  # a copy: the cached arrays must not change if a learner edits these
+        return ImageDataset(images.clone(), labels.clone(), classes, name)
     index = np.arange(len(labels))
     counts = np.bincount(labels.numpy())
     stratify = labels.numpy() if counts[counts > 0].min() >= 2 else None
@@ -129,6 +127,15 @@ def _mnist5k_arrays() -> tuple[torch.Tensor, torch.Tensor]:
     features, labels = mnist_data()  # (5000, 784) intensities 0..255, labels 0..9
     images = torch.from_numpy(np.asarray(features, dtype=np.float32) / 255.0)
     return images.reshape(-1, 1, 28, 28), torch.from_numpy(np.asarray(labels, dtype=np.int64))
+
+
+@functools.lru_cache(maxsize=1)
+def _pattern_arrays() -> tuple[torch.Tensor, torch.Tensor]:
+    """1,500 procedural patterns (300 per type), drawn once per process: it takes seconds."""
+    from .patterns import pattern_dataset
+
+    images, labels = pattern_dataset(n_per_class=300, size=28, seed=SPLIT_SEED)
+    return torch.from_numpy(images), torch.from_numpy(labels)
 
 
 @functools.lru_cache(maxsize=1)

@@ -87,11 +87,14 @@ def _jsonable(value: Any) -> Any:
 
 def show(images: Any, nrow: int = 8, scale: int = 2, title: str | None = None) -> None:
     """Display a batch of images as one grid under the cell (in a notebook) or do nothing."""
-    from IPython.display import display
+    from IPython.display import Image, display
+
+    from .imaging import to_png_bytes
 
     if title:
         print(title)
-    display(make_grid(images, nrow=nrow, scale=scale))
+    # PNG only: displaying a PIL image directly would also store a JPEG copy in the notebook.
+    display(Image(data=to_png_bytes(make_grid(images, nrow=nrow, scale=scale))))
 
 
 def plot_history(
@@ -275,3 +278,42 @@ def plot_sweep(
         fig.savefig(path)
     plt.close(fig)
     return fig
+
+
+# --- pattern helpers (notebook 06) ------------------------------------------------------------
+
+
+def pixel_entropy(images: torch.Tensor) -> float:
+    """Mean summed binary entropy of the pixels, in nats per image: the lowest BCE any model gets.
+
+    A gray target such as 0.3 cannot be predicted with certainty, so the summed binary
+    cross-entropy (and a VAE's negative ELBO) of gray-level images never reaches 0; this is
+    where it bottoms out. For pure black-and-white images it is 0.
+    """
+    pixels = images.detach().double().reshape(images.shape[0], -1).clamp(0.0, 1.0)
+    entropy = -(torch.xlogy(pixels, pixels) + torch.xlogy(1 - pixels, 1 - pixels))
+    return float(entropy.sum(1).mean())
+
+
+# --- GAN helpers (notebook 03) ---------------------------------------------------------------
+
+
+@torch.no_grad()
+def sample_diversity(samples: torch.Tensor, reference: Any) -> dict[str, float]:
+    """How varied a batch of images is, to spot mode collapse: two numbers.
+
+    ``spread`` is the mean RMS pixel distance between every pair of images (0 when all are the
+    same; about 0.36 for real MNIST digits). ``classes`` counts the labels of their nearest
+    images in ``reference`` (a labelled dataset such as the training split): how many different
+    digits the batch resembles.
+    """
+    from .metrics import nearest_neighbour_distances
+
+    flat = torch.as_tensor(samples).detach().cpu().double()
+    if flat.dim() < 2 or flat.shape[0] < 2:
+        raise ValueError(f"need a batch of at least 2 images, got shape {tuple(flat.shape)}")
+    flat = flat.reshape(flat.shape[0], -1)
+    spread = torch.pdist(flat).mean().item() / flat.shape[1] ** 0.5
+    index, _ = nearest_neighbour_distances(flat, reference.images)
+    classes = len(set(torch.as_tensor(reference.labels)[torch.as_tensor(index)].tolist()))
+    return {"spread": spread, "classes": classes}

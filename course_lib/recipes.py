@@ -46,9 +46,11 @@ RECIPES: dict[str, Recipe] = {
         "vae", "mnist5k", {"hidden_dim": 256, "latent_dim": 2}, epochs=40, lr=3e-3
     ),
     "gan_mnist5k": Recipe(
-        "gan", "mnist5k", {"noise_dim": 64, "hidden_dim": 256}, epochs=60, lr=2e-4
+        "gan", "mnist5k", {"noise_dim": 64, "hidden_dim": 256}, epochs=60, lr=1e-3
     ),
-    "vae_patterns": Recipe("vae", "patterns", {"hidden_dim": 256, "latent_dim": 16}, epochs=40),
+    "vae_patterns": Recipe(
+        "vae", "patterns", {"hidden_dim": 512, "latent_dim": 16}, epochs=100, lr=3e-3
+    ),
 }
 
 
