@@ -10,7 +10,7 @@ NPM_STAMP := django_project/node_modules/.installed
 export JUPYTER_PREFER_ENV_PATH := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv lab test lint gallery clean help
+.PHONY: venv lab test lint gallery bench clean help
 
 help:
 	@echo "make lab    - set up .venv (if needed) and open JupyterLab on notebooks/"
@@ -39,12 +39,15 @@ lab: venv
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 lint: venv
-	$(BIN)/ruff check course_lib tests django_project
-	$(BIN)/ruff format --check course_lib tests django_project
+	$(BIN)/ruff check course_lib tests django_project bench
+	$(BIN)/ruff format --check course_lib tests django_project bench
 
 test: venv lint
 	$(BIN)/python -m pytest tests django_project notebooks --nbval --nbval-cell-timeout=300 \
 		--sanitize-with notebooks/nbval-sanitize.cfg
+
+bench: venv
+	DJANGO_SETTINGS_MODULE=gallery_site.settings $(BIN)/python bench/run.py
 
 gallery: venv
 	cd django_project && ../$(BIN)/python manage.py migrate --noinput

@@ -16,7 +16,6 @@ import os
 import pickle
 import platform
 import tempfile
-import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +71,9 @@ def save(model: nn.Module, path: str | Path, **metadata: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a checkpoint is not
     try:
         torch.save(payload, tmp)
         os.replace(tmp, path)
@@ -91,13 +93,20 @@ def _read(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        # The weights-only unpickler names the callable it blocked ("unsupported GLOBAL ...").
+        lines = [ln.strip() for ln in str(err).splitlines()]
+        blocked = [ln for ln in lines if "global" in ln.lower()]
+        if blocked:
+            reason = blocked[-1]
+            raise ValueError(
+                f"refusing to load {path}: it contains objects other than tensors and plain "
+                f"data, which could run arbitrary code ({reason.strip()})"
+            ) from None
+        raise ValueError(f"{path} is not a readable checkpoint (corrupt or truncated?)") from None
+    except Exception as err:  # torch raises many types on garbage: all mean "not a checkpoint"
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(
-            f"refusing to load {path}: it contains objects other than tensors and plain data, "
-            f"which could run arbitrary code ({str(err).splitlines()[0]})"
-        ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as err:
-        raise ValueError(
-            f"{path} is not a readable checkpoint (corrupt or truncated?): {err}"
+            f"{path} is not a readable checkpoint (corrupt or truncated?): {first}"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not a course_lib checkpoint (no '{FORMAT}' header)")
@@ -112,7 +121,7 @@ def _read(path: str | Path) -> dict[str, Any]:
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The metadata stored with a checkpoint plus its class and constructor arguments."""
     payload = _read(path)
-    return {"class": payload["class"], "config": payload["config"], **payload["metadata"]}
+    return {**payload["metadata"], "class": payload["class"], "config": payload["config"]}
 
 
 def load(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
@@ -139,5 +148,5 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
         raise ValueError(
             f"{path}: the stored weights do not fit {name}({config}): {first}"
         ) from None
-    model.metadata = {"class": name, "config": config, **payload.get("metadata", {})}
+    model.metadata = {**payload.get("metadata", {}), "class": name, "config": config}
     return model.to(device).eval()

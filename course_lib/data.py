@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 
 from .paths import data_dir
 
-__all__ = ["ImageDataset", "load_dataset", "download_mnist", "DATASETS", "SPLITS"]
+__all__ = ["ImageDataset", "load_dataset", "stack_images", "download_mnist", "DATASETS", "SPLITS"]
 
 DATASETS = ("mnist5k", "digits", "mnist", "patterns")
 SPLITS = ("train", "test", "all")
@@ -66,6 +66,22 @@ class ImageDataset(Dataset):
         shape = "x".join(str(s) for s in self.images.shape[1:])
         n_classes = len(self.classes)
         return f"ImageDataset({self.name!r}, {len(self)} images of {shape}, {n_classes} classes)"
+
+
+def stack_images(data: Dataset | torch.Tensor) -> torch.Tensor:
+    """All images of a dataset as one tensor: its ``images`` if it has them, else item by item.
+
+    Items may be ``(image, label)`` pairs or bare images.
+    """
+    if isinstance(data, torch.Tensor):
+        return data
+    images = getattr(data, "images", None)
+    if isinstance(images, torch.Tensor):
+        return images
+    if len(data) == 0:
+        raise ValueError("the dataset is empty")
+    items = [data[i] for i in range(len(data))]
+    return torch.stack([item[0] if isinstance(item, (tuple, list)) else item for item in items])
 
 
 def load_dataset(
@@ -154,7 +170,12 @@ def _load_mnist(split: str, root: Path) -> ImageDataset:
     from torchvision.datasets import MNIST
 
     raw = root / "MNIST" / "raw"
-    needed = ["train-images-idx3-ubyte", "t10k-images-idx3-ubyte"]
+    needed = [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ]
     if not all((raw / f).is_file() for f in needed):
         raise FileNotFoundError(
             f"full MNIST is not in {raw}. It is the one dataset that needs a download: run "

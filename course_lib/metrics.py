@@ -15,20 +15,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from .data import stack_images
 from .models import AutoencoderModel, VariationalAutoencoder
 
 __all__ = ["negative_elbo", "reconstruction_bce", "nearest_neighbour_distances"]
-
-
-def _images_of(data: Dataset | torch.Tensor) -> torch.Tensor:
-    if isinstance(data, torch.Tensor):
-        return data
-    images = getattr(data, "images", None)
-    if isinstance(images, torch.Tensor):
-        return images
-    if len(data) == 0:
-        raise ValueError("the dataset is empty")
-    return torch.stack([data[i][0] for i in range(len(data))])
 
 
 def _device_of(model: nn.Module) -> torch.device:
@@ -53,7 +43,7 @@ def negative_elbo(
         raise ValueError(
             f"negative_elbo needs a VariationalAutoencoder, got {type(model).__name__}"
         )
-    images = _images_of(data)
+    images = stack_images(data)
     if images.shape[0] == 0:
         raise ValueError("the dataset is empty")
     device = device or _device_of(model)
@@ -81,7 +71,7 @@ def reconstruction_bce(
     batch_size: int = 1000,
 ) -> float:
     """Mean binary cross-entropy of reconstructions, summed over pixels, in nats per image."""
-    images = _images_of(data)
+    images = stack_images(data)
     if images.shape[0] == 0:
         raise ValueError("the dataset is empty")
     device = _device_of(model)

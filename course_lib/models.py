@@ -56,9 +56,12 @@ def _flatten_batch(x: torch.Tensor, input_dim: int) -> torch.Tensor:
             f"expected a batch shaped (n, {input_dim}) or (n, C, H, W), got shape {tuple(x.shape)}"
             " (add a batch dimension with x.unsqueeze(0))"
         )
-    if x[0].numel() != input_dim:
+    per_item = x.shape[1:].numel()
+    if x.shape[0] == 0:
+        raise ValueError(f"the batch is empty (shape {tuple(x.shape)})")
+    if per_item != input_dim:
         raise ValueError(
-            f"each item has {x[0].numel()} values but the model expects {input_dim} "
+            f"each item has {per_item} values but the model expects {input_dim} "
             f"(batch shape {tuple(x.shape)})"
         )
     return x.reshape(x.shape[0], input_dim)

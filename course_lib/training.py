@@ -22,6 +22,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from .data import stack_images
 from .models import (
     AutoencoderModel,
     Discriminator,
@@ -82,7 +83,10 @@ def _check_budget(epochs: int | None, time_budget: float | None) -> None:
     ):
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     if time_budget is not None and not (
-        isinstance(time_budget, (int, float)) and math.isfinite(time_budget) and time_budget > 0
+        isinstance(time_budget, (int, float))
+        and not isinstance(time_budget, bool)
+        and math.isfinite(time_budget)
+        and time_budget > 0
     ):
         raise ValueError(f"time_budget must be a positive number of seconds, got {time_budget!r}")
 
@@ -257,9 +261,7 @@ def train_autoencoder(
     )
     model.eval()
     with torch.no_grad():
-        images = data if isinstance(data, torch.Tensor) else getattr(data, "images", None)
-        if images is None:
-            images = torch.stack([data[i][0] for i in range(len(data))])
+        images = stack_images(data)
         model.fit_latent_prior(torch.cat([model.encode(b.to(dev)) for b in images.split(1024)]))
     return history
 
