@@ -132,7 +132,9 @@ def _split(
     train_idx, test_idx = train_test_split(
         index, test_size=TEST_FRACTION, random_state=SPLIT_SEED, stratify=stratify
     )
-    chosen = np.sort(train_idx if split == "train" else test_idx)
+    # train_test_split returns the indices in a fixed shuffled order; keeping it means that the
+    # first images of a split are a fair sample of every class (the raw data is sorted by label).
+    chosen = train_idx if split == "train" else test_idx
     return ImageDataset(images[chosen], labels[chosen], classes, f"{name}/{split}")
 
 

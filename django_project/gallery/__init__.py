@@ -1,0 +1,1 @@
+"""The lesson's "AI Art Gallery": images made by the course's autoencoder, VAE and GAN."""

@@ -1,0 +1,116 @@
+"""Forms that validate every input the gallery accepts."""
+
+from __future__ import annotations
+
+from django import forms
+
+from .generation import CREATIVITY_DEFAULT, CREATIVITY_MAX, CREATIVITY_MIN, PROJECTIONS
+from .models import GeneratedArtwork, GenerationMethod
+
+CREATIVITY_ERROR = f"Creativity must be a number from {CREATIVITY_MIN} to {CREATIVITY_MAX}."
+
+
+class CreateArtworkForm(forms.Form):
+    """Which model to draw with and how far from typical digits to wander."""
+
+    method = forms.ChoiceField(
+        choices=GenerationMethod.choices,
+        initial=GenerationMethod.VAE,
+        label="Generation method",
+        widget=forms.Select(attrs={"class": "form-select"}),
+        error_messages={
+            "required": "Choose a generation method: VAE, GAN or AUTOENCODER.",
+            "invalid_choice": "%(value)s is not a generation method; choose VAE, GAN or "
+            "AUTOENCODER.",
+        },
+    )
+    # Django's FloatField already refuses "nan" and "inf" (not finite) and non-numbers.
+    creativity = forms.FloatField(
+        min_value=CREATIVITY_MIN,
+        max_value=CREATIVITY_MAX,
+        initial=CREATIVITY_DEFAULT,
+        label="Creativity",
+        help_text=f"From {CREATIVITY_MIN} (close to typical digits) to {CREATIVITY_MAX} "
+        f"(wild); {CREATIVITY_DEFAULT} samples the model as it was trained.",
+        widget=forms.NumberInput(
+            attrs={
+                "type": "range",
+                "class": "form-range",
+                "min": CREATIVITY_MIN,
+                "max": CREATIVITY_MAX,
+                "step": 0.1,
+            }
+        ),
+        error_messages={
+            "required": CREATIVITY_ERROR,
+            "invalid": CREATIVITY_ERROR,
+            "min_value": CREATIVITY_ERROR,
+            "max_value": CREATIVITY_ERROR,
+        },
+    )
+    title = forms.CharField(
+        max_length=200,
+        required=False,
+        strip=True,
+        label="Title (optional)",
+        widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "AI Creation"}),
+        help_text='Left empty, it is called "AI Creation" and the time.',
+    )
+
+
+class ArtworkChoiceField(forms.ModelChoiceField):
+    """A select of stored artworks labelled with id, title and method."""
+
+    def label_from_instance(self, obj: GeneratedArtwork) -> str:
+        return f"#{obj.pk} {obj.title} ({obj.generation_method})"
+
+
+class InterpolatePickForm(forms.Form):
+    """Two stored artworks made by the same method, to morph one into the other."""
+
+    first = ArtworkChoiceField(
+        queryset=GeneratedArtwork.objects.all(),
+        label="From",
+        widget=forms.Select(attrs={"class": "form-select"}),
+        error_messages={
+            "required": "Pick the artwork to start from.",
+            "invalid_choice": "That artwork does not exist (any more).",
+        },
+    )
+    second = ArtworkChoiceField(
+        queryset=GeneratedArtwork.objects.all(),
+        label="To",
+        widget=forms.Select(attrs={"class": "form-select"}),
+        error_messages={
+            "required": "Pick the artwork to end with.",
+            "invalid_choice": "That artwork does not exist (any more).",
+        },
+    )
+
+    def clean(self) -> dict:
+        """Both ends must come from the same model: their latent spaces differ otherwise."""
+        data = super().clean()
+        first, second = data.get("first"), data.get("second")
+        if first and second and first.generation_method != second.generation_method:
+            raise forms.ValidationError(
+                f"Both artworks must be made by the same method: #{first.pk} is "
+                f"{first.generation_method}, #{second.pk} is {second.generation_method}. "
+                "Each model has its own latent space."
+            )
+        return data
+
+
+class ExploreForm(forms.Form):
+    """How to flatten the latent space to 2-D: PCA (fast, linear) or t-SNE (clusters)."""
+
+    method = forms.ChoiceField(
+        choices=[("pca", "PCA"), ("tsne", "t-SNE")],
+        required=False,
+        label="Projection",
+        widget=forms.Select(attrs={"class": "form-select"}),
+        error_messages={"invalid_choice": "Projection must be 'pca' or 'tsne'."},
+    )
+
+    def clean_method(self) -> str:
+        """Default to PCA when no projection is asked for."""
+        return self.cleaned_data.get("method") or PROJECTIONS[0]

@@ -1,0 +1,393 @@
+"""The gallery's service module: load the course models once, make images, map the latent space.
+
+Views call only the functions here; the models themselves live in ``course_lib`` and their
+trained weights in the shared checkpoint folder (``course_lib.paths.checkpoint_path``), the same
+files the notebooks and ``python manage.py train_models`` write. Each checkpoint is loaded once
+per process, under a lock, and reused by every request; ``load_count`` lets tests and the
+benchmark check that.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import threading
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from sklearn.decomposition import PCA
+from torch import nn
+
+from course_lib import checkpoints, imaging
+from course_lib.data import load_dataset
+from course_lib.latent import LatentSpaceExplorer
+from course_lib.latent import interpolate as interpolate_path
+from course_lib.models import AutoencoderModel, Generator, VariationalAutoencoder
+from course_lib.paths import checkpoint_path
+
+__all__ = [
+    "CHECKPOINTS",
+    "CREATIVITY_MAX",
+    "CREATIVITY_MIN",
+    "GeneratedImageData",
+    "LatentMap",
+    "LatentMismatch",
+    "LatentPoint",
+    "ModelUnavailable",
+    "clear_cache",
+    "decode_latent",
+    "generate",
+    "get_model",
+    "interpolate",
+    "latent_map",
+    "load_count",
+    "png_data_url",
+]
+
+#: Which shared checkpoint (a ``course_lib.recipes`` name) each generation method uses.
+CHECKPOINTS = {"VAE": "vae_mnist5k", "GAN": "gan_mnist5k", "AUTOENCODER": "ae_mnist5k"}
+EXPECTED_CLASSES: dict[str, type[nn.Module]] = {
+    "VAE": VariationalAutoencoder,
+    "GAN": Generator,
+    "AUTOENCODER": AutoencoderModel,
+}
+METHOD_LABELS = {
+    "VAE": "variational autoencoder",
+    "GAN": "GAN generator",
+    "AUTOENCODER": "autoencoder",
+}
+
+#: "Creativity" scales the random code: small stays near typical digits, large gets strange.
+CREATIVITY_MIN, CREATIVITY_MAX, CREATIVITY_DEFAULT = 0.1, 2.0, 1.0
+#: 28x28 pixels shown 8x larger (224x224) with nearest-neighbour, so pixels stay crisp.
+DISPLAY_SCALE = 8
+INTERPOLATION_STEPS = 12
+#: Real digits encoded for the latent-space map (held-out mnist5k test split, same everywhere).
+EXPLORER_DATASET, EXPLORER_SPLIT, EXPLORER_SAMPLES = "mnist5k", "test", 500
+EXPLORER_NEIGHBOURS = 5  # t-SNE cannot place new points: use the mean of the nearest digits
+PROJECTIONS = ("pca", "tsne")
+
+# Two cores behave like ~1.3 for these small models, and several web workers (or a notebook)
+# share the CPU: one thread per worker is the robust choice (no oversubscription stalls).
+INFERENCE_THREADS = 1
+
+
+class ModelUnavailable(RuntimeError):
+    """A method's checkpoint is missing or unreadable; the message says how to fix it."""
+
+    def __init__(self, method: str, message: str) -> None:
+        super().__init__(message)
+        self.method = method
+
+
+class LatentMismatch(ValueError):
+    """A stored latent vector does not fit the current model (e.g. it was retrained)."""
+
+
+@dataclass(frozen=True)
+class GeneratedImageData:
+    """A new image as PNG bytes plus the exact latent vector that was decoded to make it."""
+
+    png_bytes: bytes
+    latent_vector: list[float]
+
+
+@dataclass(frozen=True)
+class LatentPoint:
+    """A stored artwork to mark on the latent-space map."""
+
+    artwork_id: int
+    title: str
+    latent_vector: Any
+
+
+@dataclass(frozen=True)
+class LatentMap:
+    """The explorer's plotly HTML fragment and how many artworks it could place."""
+
+    html: str
+    dataset_points: int
+    artworks_plotted: int
+    artworks_skipped: int
+
+
+# --- the per-process model cache --------------------------------------------------------------
+
+_lock = threading.Lock()
+_models: dict[str, nn.Module] = {}
+_load_counts: Counter[str] = Counter()
+_threads_configured = False
+
+
+def _check_method(method: str) -> None:
+    if method not in CHECKPOINTS:
+        raise ValueError(
+            f"unknown generation method {method!r}; choose one of VAE, GAN, AUTOENCODER"
+        )
+
+
+def get_model(method: str) -> nn.Module:
+    """The trained model for ``method``, loaded from its checkpoint on first use, then cached."""
+    _check_method(method)
+    model = _models.get(method)
+    if model is not None:
+        return model
+    with _lock:
+        model = _models.get(method)  # another thread may have loaded it while we waited
+        if model is None:
+            _configure_threads()
+            model = _load(method)
+            _models[method] = model
+            _load_counts[method] += 1
+    return model
+
+
+def _configure_threads() -> None:
+    """Use one intra-op thread for inference in this process (see INFERENCE_THREADS); once."""
+    global _threads_configured
+    if not _threads_configured:
+        torch.set_num_threads(INFERENCE_THREADS)
+        _threads_configured = True
+
+
+def _load(method: str) -> nn.Module:
+    """Read the checkpoint, turning every way it can fail into a ModelUnavailable."""
+    name = CHECKPOINTS[method]
+    path = checkpoint_path(name)
+    label = METHOD_LABELS[method]
+    if not path.is_file():
+        raise ModelUnavailable(
+            method,
+            f"The {label} is not trained yet (no checkpoint {path.name} in {path.parent}). "
+            "Run `python manage.py train_models` (or `make gallery`), then reload this page.",
+        )
+    try:
+        model = checkpoints.load(path)
+    except (ValueError, OSError) as err:
+        raise ModelUnavailable(
+            method,
+            f"The {label} checkpoint {path} could not be loaded ({err}). "
+            "Run `python manage.py train_models --force` to train it again.",
+        ) from err
+    expected = EXPECTED_CLASSES[method]
+    if not isinstance(model, expected):
+        raise ModelUnavailable(
+            method,
+            f"{path} holds a {type(model).__name__}, but the gallery needs a {expected.__name__} "
+            "for this method. Run `python manage.py train_models --force`.",
+        )
+    return model.eval()
+
+
+def load_count(method: str) -> int:
+    """How many times this process has loaded ``method``'s checkpoint (1 once it is cached)."""
+    _check_method(method)
+    return _load_counts[method]
+
+
+def clear_cache() -> None:
+    """Forget loaded models, load counts and the latent map (tests; after retraining)."""
+    global _dataset_map
+    with _lock, _explorer_lock:
+        _models.clear()
+        _load_counts.clear()
+        _dataset_map = None
+
+
+# --- images -----------------------------------------------------------------------------------
+
+
+def check_creativity(creativity: float) -> float:
+    """Return ``creativity`` as a float, or raise ValueError if it is outside [0.1, 2.0]."""
+    value = float(creativity)
+    if not math.isfinite(value) or not CREATIVITY_MIN <= value <= CREATIVITY_MAX:
+        raise ValueError(
+            f"creativity must be a number from {CREATIVITY_MIN} to {CREATIVITY_MAX}, "
+            f"got {creativity!r}"
+        )
+    return value
+
+
+def _to_png(image: torch.Tensor) -> bytes:
+    """One decoded image ``(C, 28, 28)`` in [0, 1] as a crisp, enlarged PNG."""
+    return imaging.to_png_bytes(image, scale=DISPLAY_SCALE)
+
+
+def _decode(model: nn.Module, z: torch.Tensor) -> list[bytes]:
+    with torch.no_grad():
+        images = model.decode(z)
+    return [_to_png(image) for image in images]
+
+
+def generate(method: str, creativity: float, seed: int | None = None) -> GeneratedImageData:
+    """Draw a random latent code, decode it and return the PNG with the code that made it.
+
+    VAE and GAN codes are N(0, I) scaled by ``creativity``. A plain autoencoder has no prior, so
+    its code comes from the Gaussian fitted to its training codes (as ``AutoencoderModel.sample``
+    does), with ``creativity`` scaling the spread around their mean.
+    """
+    creativity = check_creativity(creativity)
+    model = get_model(method)
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    eps = torch.randn(1, model.latent_dim, generator=generator)
+    if method == "AUTOENCODER":
+        z = model.latent_mean + creativity * eps @ model.latent_scale_tril.T
+    else:
+        z = eps * creativity
+    (png,) = _decode(model, z)
+    return GeneratedImageData(png_bytes=png, latent_vector=[float(v) for v in z[0]])
+
+
+def _latent_tensor(model: nn.Module, vector: Any, what: str = "latent vector") -> torch.Tensor:
+    """A stored latent vector as a ``(1, d)`` tensor, checked against the model's latent size."""
+    try:
+        array = np.asarray(vector, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise LatentMismatch(f"the {what} is not a list of numbers") from None
+    if array.ndim != 1 or not np.all(np.isfinite(array)):
+        raise LatentMismatch(f"the {what} must be a flat list of finite numbers")
+    if array.size != model.latent_dim:
+        raise LatentMismatch(
+            f"the {what} has {array.size} numbers but the current model's latent space has "
+            f"{model.latent_dim} (was the model retrained with another size?)"
+        )
+    return torch.from_numpy(array).unsqueeze(0)
+
+
+def decode_latent(method: str, z: Any) -> bytes:
+    """Decode one stored latent vector with ``method``'s model and return the PNG."""
+    model = get_model(method)
+    (png,) = _decode(model, _latent_tensor(model, z))
+    return png
+
+
+def interpolate(method: str, z_a: Any, z_b: Any, steps: int = INTERPOLATION_STEPS) -> list[bytes]:
+    """PNGs of ``steps`` codes along the spherical path (slerp) from ``z_a`` to ``z_b``."""
+    model = get_model(method)
+    start = _latent_tensor(model, z_a, "first artwork's latent vector")
+    end = _latent_tensor(model, z_b, "second artwork's latent vector")
+    path = interpolate_path(start[0].numpy(), end[0].numpy(), steps=steps, method="slerp")
+    return _decode(model, torch.from_numpy(np.ascontiguousarray(path, dtype=np.float32)))
+
+
+# --- the latent-space map ---------------------------------------------------------------------
+
+
+@dataclass
+class _DatasetMap:
+    """Real digits encoded by the VAE, plus a PCA fitted on them (built once per process)."""
+
+    model: nn.Module
+    explorer: LatentSpaceExplorer
+    pca: PCA
+
+
+_explorer_lock = threading.Lock()
+_dataset_map: _DatasetMap | None = None
+
+
+def _get_dataset_map() -> _DatasetMap:
+    """Encode the held-out digits with the VAE and fit the PCA, once per process."""
+    global _dataset_map
+    model = get_model("VAE")
+    with _explorer_lock:
+        if _dataset_map is None or _dataset_map.model is not model:
+            data = load_dataset(EXPLORER_DATASET, EXPLORER_SPLIT)
+            count = min(EXPLORER_SAMPLES, len(data))
+            # The split is ordered by label: take evenly spaced digits, not the first `count`.
+            chosen = torch.linspace(0, len(data) - 1, count).round().long()
+            explorer = LatentSpaceExplorer(model)
+            explorer.collect_latent_representations(
+                [(data.images[chosen], data.labels[chosen])], num_samples=count
+            )
+            # The same PCA the explorer runs (deterministic), kept so that stored artworks can be
+            # projected into the very same plane with transform().
+            pca = PCA(n_components=2, random_state=0)
+            pca.fit(explorer.latent_vectors.astype(np.float64))
+            _dataset_map = _DatasetMap(model=model, explorer=explorer, pca=pca)
+        return _dataset_map
+
+
+def _place_artworks(dataset_map: _DatasetMap, vectors: np.ndarray, projection: str) -> np.ndarray:
+    """2-D positions of artwork codes in the dataset's projection."""
+    if projection == "pca":
+        return dataset_map.pca.transform(vectors.astype(np.float64))
+    # t-SNE has no transform for new points: put each artwork at the mean position of its
+    # nearest real digits in latent space (the map itself stays fixed as artworks are added).
+    positions = dataset_map.explorer.project_2d("tsne")
+    placed = []
+    for vector in vectors:
+        indices, _ = dataset_map.explorer.find_similar_points(vector, k=EXPLORER_NEIGHBOURS)
+        placed.append(positions[indices].mean(axis=0))
+    return np.array(placed)
+
+
+def latent_map(
+    points: Sequence[LatentPoint], projection: str = "pca", div_id: str = "latent-scatter"
+) -> LatentMap:
+    """Plotly scatter of real digits' VAE codes (one colour per digit) plus stored artworks.
+
+    Returns an HTML fragment without plotly.js: the page loads its local copy.
+    """
+    if projection not in PROJECTIONS:
+        raise ValueError(f"unknown projection {projection!r}; choose 'pca' or 'tsne'")
+    dataset_map = _get_dataset_map()
+    explorer = dataset_map.explorer
+    with _explorer_lock:  # t-SNE is computed on first use and cached inside the explorer
+        explorer.project_2d(projection)
+    figure = explorer.figure_2d(
+        projection,
+        title=f"VAE latent space of {len(explorer.labels)} held-out digits "
+        f"({'PCA' if projection == 'pca' else 't-SNE'})",
+    )
+
+    usable: list[tuple[LatentPoint, np.ndarray]] = []
+    for point in points:
+        try:
+            vector = _latent_tensor(dataset_map.model, point.latent_vector)[0].numpy()
+        except LatentMismatch:
+            continue  # made by an older model with another latent size: cannot be placed
+        usable.append((point, vector))
+    if usable:
+        xy = _place_artworks(dataset_map, np.stack([v for _, v in usable]), projection)
+        figure.add_trace(
+            go.Scatter(
+                x=xy[:, 0],
+                y=xy[:, 1],
+                mode="markers",
+                name="gallery artworks",
+                marker={
+                    "symbol": "star",
+                    "size": 15,
+                    "color": "#212529",
+                    "line": {"color": "#ffc107", "width": 1.5},
+                },
+                customdata=[point.artwork_id for point, _ in usable],
+                text=[html.escape(point.title) for point, _ in usable],
+                hovertemplate="artwork #%{customdata}<br>%{text}<extra></extra>",
+            )
+        )
+    figure.update_layout(legend_title_text="digit", margin={"l": 40, "r": 20, "t": 60, "b": 40})
+    fragment = figure.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=div_id,
+        config={"responsive": True, "displaylogo": False},
+    )
+    return LatentMap(
+        html=fragment,
+        dataset_points=len(explorer.labels),
+        artworks_plotted=len(usable),
+        artworks_skipped=len(points) - len(usable),
+    )
+
+
+def png_data_url(png: bytes) -> str:
+    """Inline PNG bytes as a ``data:`` URL (for images that are shown but not stored)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

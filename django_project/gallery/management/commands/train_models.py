@@ -1,0 +1,54 @@
+"""``python manage.py train_models``: train the gallery's models whose checkpoints are missing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from django.core.management.base import BaseCommand, CommandParser
+
+from course_lib import recipes
+from course_lib.notebook import NOTEBOOK_THREADS
+from course_lib.paths import checkpoint_path
+from gallery import generation
+
+
+class Command(BaseCommand):
+    help = (
+        "Train the course models the gallery uses (VAE, GAN, autoencoder on mnist5k) if their "
+        "checkpoints are missing from the shared folder; --force trains them again."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force", action="store_true", help="retrain even if a checkpoint already exists"
+        )
+        parser.add_argument(
+            "--method",
+            choices=sorted(generation.CHECKPOINTS),
+            action="append",
+            help="only this method (repeatable); default: all three",
+        )
+
+    def handle(
+        self, *args: Any, force: bool = False, method: list[str] | None = None, **_: Any
+    ) -> None:
+        methods = method or list(generation.CHECKPOINTS)
+        # Same thread count as the notebooks, so a checkpoint trained here is the same model.
+        torch.set_num_threads(NOTEBOOK_THREADS)
+        trained = 0
+        for name in methods:
+            recipe = generation.CHECKPOINTS[name]
+            path = checkpoint_path(recipe)
+            if path.is_file() and not force:
+                self.stdout.write(f"{name}: {recipe} is already trained ({path}), skipped.")
+                continue
+            reason = "retraining (--force)" if path.is_file() else "no checkpoint yet, training"
+            self.stdout.write(f"{name}: {reason} {recipe} ...")
+            self.stdout.flush()
+            recipes.get(recipe, progress=True, retrain=force)
+            self.stdout.write(self.style.SUCCESS(f"{name}: saved {path}"))
+            trained += 1
+        generation.clear_cache()  # a process that serves after this must load the new weights
+        summary = f"Trained {trained} model(s)" if trained else "All models were already trained"
+        self.stdout.write(f"{summary}; checkpoints live in {checkpoint_path('x').parent}.")

@@ -1,0 +1,85 @@
+"""The gallery's one table: an image made by a course model, with the latent code it came from."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.files.base import ContentFile
+from django.db import models, transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+from django.utils import timezone
+
+
+class GenerationMethod(models.TextChoices):
+    """Which course model made an artwork (the lesson's three generation methods)."""
+
+    VAE = "VAE", "Variational Autoencoder"
+    GAN = "GAN", "Generative Adversarial Network"
+    AUTOENCODER = "AUTOENCODER", "Standard Autoencoder"
+
+
+#: The lesson's name for the choices.
+GENERATION_METHODS = GenerationMethod.choices
+
+
+class GeneratedArtworkManager(models.Manager["GeneratedArtwork"]):
+    """Adds the one safe way to store a new artwork: its image file and its row together."""
+
+    def create_with_image(
+        self,
+        *,
+        title: str,
+        generation_method: str,
+        png_bytes: bytes,
+        latent_vector: list[float],
+    ) -> GeneratedArtwork:
+        """Write the PNG and the row; if the row cannot be written, delete the file again."""
+        artwork = self.model(
+            title=title, generation_method=generation_method, latent_vector=latent_vector
+        )
+        # A random name, so the file can be written before the row exists (no id yet).
+        name = f"{generation_method.lower()}-{uuid.uuid4().hex[:12]}.png"
+        artwork.image_file.save(name, ContentFile(png_bytes), save=False)
+        try:
+            with transaction.atomic():
+                artwork.save(force_insert=True)
+        except BaseException:
+            artwork.image_file.storage.delete(artwork.image_file.name)
+            raise
+        return artwork
+
+
+class GeneratedArtwork(models.Model):
+    """One generated image, the method that made it and the latent vector that was decoded."""
+
+    title = models.CharField(max_length=200)
+    generation_method = models.CharField(max_length=20, choices=GenerationMethod.choices)
+    image_file = models.ImageField(upload_to="generated_art/")
+    # The exact code the model decoded (a list of floats), so the image can be remade or morphed.
+    latent_vector = models.JSONField()
+    creation_timestamp = models.DateTimeField(auto_now_add=True, db_index=True)
+    likes = models.PositiveIntegerField(default=0)
+
+    objects = GeneratedArtworkManager()
+
+    class Meta:
+        ordering = ["-creation_timestamp", "-id"]  # newest first; id breaks same-instant ties
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.generation_method})"
+
+    @staticmethod
+    def default_title() -> str:
+        """The lesson's title for an untitled creation: "AI Creation" and the time."""
+        return f"AI Creation {timezone.now():%Y-%m-%d %H:%M:%S}"
+
+
+@receiver(post_delete, sender=GeneratedArtwork)
+def _delete_image_file(
+    sender: type[GeneratedArtwork], instance: GeneratedArtwork, **_: object
+) -> None:
+    """Remove the PNG once a deleted artwork's row is really gone (after the commit)."""
+    if instance.image_file:
+        name, storage = instance.image_file.name, instance.image_file.storage
+        transaction.on_commit(lambda: storage.delete(name))

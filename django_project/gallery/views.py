@@ -1,0 +1,162 @@
+"""Gallery pages: each view parses its input with a form, calls the service, renders."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import DatabaseError, transaction
+from django.db.models import Count, F, Q
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import generation
+from .forms import CreateArtworkForm, ExploreForm, InterpolatePickForm
+from .models import GeneratedArtwork, GenerationMethod
+
+logger = logging.getLogger(__name__)
+
+LATEST = 50  # artworks on the front page
+EXPLORE_MAX_ARTWORKS = 200  # newest VAE artworks marked on the latent map
+
+
+def _form_errors(form: Form) -> dict[str, list[str]]:
+    """A form's errors as plain JSON: field name -> messages ("__all__" for the whole form)."""
+    return {
+        field: [error["message"] for error in errors]
+        for field, errors in form.errors.get_json_data().items()
+    }
+
+
+def _unavailable(request: HttpRequest, error: generation.ModelUnavailable) -> HttpResponse:
+    """The 503 page that tells the visitor how to train the missing model."""
+    return render(request, "gallery/unavailable.html", {"message": str(error)}, status=503)
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    """The latest artworks in a grid, with how many each method has made."""
+    counts = GeneratedArtwork.objects.aggregate(
+        total=Count("id"),
+        **{code: Count("id", filter=Q(generation_method=code)) for code in GenerationMethod.values},
+    )
+    stats = [(code, label, counts[code]) for code, label in GenerationMethod.choices]
+    context = {
+        "artworks": GeneratedArtwork.objects.all()[:LATEST],
+        "stats": stats,
+        "total": counts["total"],
+        "latest": LATEST,
+    }
+    return render(request, "gallery/index.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def create(request: HttpRequest) -> HttpResponse:
+    """GET: the creation page. POST: generate an artwork, store it, answer JSON."""
+    if request.method == "GET":
+        return render(request, "gallery/create.html", {"form": CreateArtworkForm()})
+
+    form = CreateArtworkForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"success": False, "errors": _form_errors(form)}, status=400)
+    method = form.cleaned_data["method"]
+    try:
+        image = generation.generate(method, form.cleaned_data["creativity"])
+    except generation.ModelUnavailable as error:
+        return JsonResponse({"success": False, "error": str(error)}, status=503)
+    try:
+        artwork = GeneratedArtwork.objects.create_with_image(
+            title=form.cleaned_data["title"] or GeneratedArtwork.default_title(),
+            generation_method=method,
+            png_bytes=image.png_bytes,
+            latent_vector=image.latent_vector,
+        )
+    except (DatabaseError, OSError):
+        logger.exception("could not store a new %s artwork", method)
+        return JsonResponse(
+            {"success": False, "error": "The artwork could not be saved; please try again."},
+            status=503,
+        )
+    return JsonResponse(
+        {
+            "success": True,
+            "artwork_id": artwork.pk,
+            "image_url": artwork.image_file.url,
+            "title": artwork.title,
+            "method": artwork.generation_method,
+            "method_label": artwork.get_generation_method_display(),
+            "likes": artwork.likes,
+        }
+    )
+
+
+@require_POST
+def like(request: HttpRequest, artwork_id: int) -> JsonResponse:
+    """Add one like, atomically in the database, and answer the new count."""
+    with transaction.atomic():
+        updated = GeneratedArtwork.objects.filter(pk=artwork_id).update(likes=F("likes") + 1)
+        if not updated:
+            return JsonResponse(
+                {"success": False, "error": f"There is no artwork #{artwork_id}."}, status=404
+            )
+        likes = GeneratedArtwork.objects.values_list("likes", flat=True).get(pk=artwork_id)
+    return JsonResponse({"success": True, "likes": likes})
+
+
+@require_GET
+def interpolate(request: HttpRequest, first_id: int, second_id: int) -> HttpResponse:
+    """A strip of images morphing from one artwork's latent vector to another's."""
+    first = get_object_or_404(GeneratedArtwork, pk=first_id)
+    second = get_object_or_404(GeneratedArtwork, pk=second_id)
+    context = {"first": first, "second": second, "steps": generation.INTERPOLATION_STEPS}
+    if first.generation_method != second.generation_method:
+        context["error"] = (
+            f"These artworks come from different models ({first.get_generation_method_display()}"
+            f" and {second.get_generation_method_display()}); each model has its own latent "
+            "space, so only artworks made by the same method can be morphed."
+        )
+        return render(request, "gallery/interpolate.html", context, status=400)
+    try:
+        frames = generation.interpolate(
+            first.generation_method, first.latent_vector, second.latent_vector
+        )
+    except generation.ModelUnavailable as error:
+        return _unavailable(request, error)
+    except generation.LatentMismatch as error:
+        context["error"] = f"These artworks cannot be morphed with the current model: {error}."
+        return render(request, "gallery/interpolate.html", context, status=409)
+    context["frames"] = [generation.png_data_url(png) for png in frames]
+    return render(request, "gallery/interpolate.html", context)
+
+
+@require_GET
+def interpolate_pick(request: HttpRequest) -> HttpResponse:
+    """Choose two artworks to morph; a valid choice redirects to their strip."""
+    if not request.GET:
+        return render(request, "gallery/interpolate_pick.html", {"form": InterpolatePickForm()})
+    form = InterpolatePickForm(request.GET)
+    if not form.is_valid():
+        return render(request, "gallery/interpolate_pick.html", {"form": form}, status=400)
+    return redirect(
+        "gallery:interpolate", form.cleaned_data["first"].pk, form.cleaned_data["second"].pk
+    )
+
+
+@require_GET
+def explore(request: HttpRequest) -> HttpResponse:
+    """Interactive map of the VAE's latent space with the gallery's VAE artworks on it."""
+    form = ExploreForm(request.GET)
+    if not form.is_valid():
+        return render(request, "gallery/explore.html", {"form": form}, status=400)
+    artworks = GeneratedArtwork.objects.filter(generation_method=GenerationMethod.VAE)
+    points = [
+        generation.LatentPoint(artwork.pk, artwork.title, artwork.latent_vector)
+        for artwork in artworks.only("id", "title", "latent_vector")[:EXPLORE_MAX_ARTWORKS]
+    ]
+    try:
+        latent_map = generation.latent_map(points, form.cleaned_data["method"])
+    except generation.ModelUnavailable as error:
+        return _unavailable(request, error)
+    context = {"form": form, "map": latent_map, "projection": form.cleaned_data["method"]}
+    return render(request, "gallery/explore.html", context)

@@ -1,0 +1,1 @@
+"""The pattern studio: procedural images from course_lib.patterns, previewed live and stored."""
