@@ -1,0 +1,262 @@
+"""The AI art gallery as a visitor uses it: create, like, morph, explore, on a phone too.
+
+The models are tiny untrained checkpoints written to a temporary ``COURSE_DATA_DIR`` (as the
+gallery's own tests do); the live server runs in a thread of this process, so the environment
+variable and the service's model cache apply to it. Django's live server serves /media/ itself
+from the current ``settings.MEDIA_ROOT`` (the ``page`` fixture's temporary folder).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import torch
+
+from course_lib import checkpoints
+from course_lib.models import AutoencoderModel, Generator, VariationalAutoencoder
+from gallery import generation
+from gallery.forms import CREATIVITY_ERROR
+from gallery.models import GeneratedArtwork
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LATENT = {"VAE": 4, "GAN": 8, "AUTOENCODER": 4}
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+IMAGE_LOADED = "img => img.complete && img.naturalWidth > 0"
+
+
+@pytest.fixture(scope="module")
+def tiny_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A COURSE_DATA_DIR holding tiny untrained models under the gallery's checkpoint names."""
+    root = tmp_path_factory.mktemp("course_data")
+    torch.manual_seed(0)
+    models = {
+        "VAE": VariationalAutoencoder(hidden_dim=16, latent_dim=LATENT["VAE"]),
+        "GAN": Generator(noise_dim=LATENT["GAN"], hidden_dim=16),
+        "AUTOENCODER": AutoencoderModel(hidden_dim=16, latent_dim=LATENT["AUTOENCODER"]),
+    }
+    for method, model in models.items():
+        checkpoints.save(model, root / "checkpoints" / f"{generation.CHECKPOINTS[method]}.pt")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def tiny_models(tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Serve the tiny models from an empty cache; torch's thread count restored afterwards."""
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tiny_data_dir))
+    monkeypatch.setattr(generation, "EXPLORER_SAMPLES", 120)  # a small latent map is enough
+    monkeypatch.setattr(generation, "_threads_configured", False)
+    generation.clear_cache()
+    yield tiny_data_dir
+    generation.clear_cache()
+    torch.set_num_threads(threads)
+
+
+def _make_artwork(method: str = "VAE", seed: int = 0, title: str = "test art") -> GeneratedArtwork:
+    """Store an artwork through the service, as a POST to /create/ would."""
+    image = generation.generate(method, 1.0, seed=seed)
+    return GeneratedArtwork.objects.create_with_image(
+        title=title,
+        generation_method=method,
+        png_bytes=image.png_bytes,
+        latent_vector=image.latent_vector,
+    )
+
+
+def _wait_images_loaded(page, selector: str) -> None:
+    page.wait_for_function(
+        f"sel => Array.from(document.querySelectorAll(sel)).every({IMAGE_LOADED})", arg=selector
+    )
+
+
+def test_creating_an_artwork_shows_it_in_place_and_it_lands_in_the_gallery(live_server, page):
+    create_url = f"{live_server.url}/create/"
+    page.goto(create_url)
+    page.select_option("#create-form select[name=method]", "GAN")
+    slider = page.locator("#create-form input[name=creativity]")
+    slider.focus()
+    for _ in range(5):  # 1.0 -> 1.5 in steps of 0.1, as with the arrow keys
+        slider.press("ArrowRight")
+    page.wait_for_function("document.querySelector('#creativity-value').textContent === '1.5'")
+    page.fill("#create-form input[name=title]", "Robot dream")
+
+    with page.expect_response(lambda r: r.url == create_url and r.request.method == "POST") as info:
+        page.click("#create-form button[type=submit]")
+    response = info.value
+    assert response.status == 200
+    # The page posts FormData (multipart): the slider's new value is what was sent.
+    assert re.search(r'name="creativity"\r\n\r\n1\.5\r\n', response.request.post_data)
+    data = response.json()
+    assert data["success"] is True
+    assert data["image_url"].startswith("/media/generated_art/")
+
+    card_image = page.locator(f"#created #artwork-{data['artwork_id']} img")
+    card_image.wait_for(state="visible")
+    assert card_image.get_attribute("src") == data["image_url"]
+    card_image.evaluate("img => img.decode()")  # rejects if the image cannot be loaded
+    assert card_image.evaluate(IMAGE_LOADED)
+    assert page.url == create_url  # shown in place, no navigation
+    assert page.locator("#created .card").count() == 1
+    assert page.locator("[data-created-empty]").is_hidden()
+    assert page.locator("#created .method-badge").inner_text() == "GAN"
+
+    artwork = GeneratedArtwork.objects.get()
+    assert artwork.pk == data["artwork_id"]
+    assert (artwork.title, artwork.generation_method) == ("Robot dream", "GAN")
+    assert len(artwork.latent_vector) == LATENT["GAN"]
+
+    page.goto(f"{live_server.url}/")
+    listed = page.locator(f"#artworks #artwork-{artwork.pk}")
+    assert listed.locator("h2").inner_text() == "Robot dream"
+    assert listed.locator("img").get_attribute("src") == data["image_url"]
+    _wait_images_loaded(page, "#artworks img")
+    assert page.locator("[data-count=GAN]").inner_text() == "1"
+    assert page.locator("[data-count=total]").inner_text() == "1"
+    assert page.js_errors == []
+
+
+def test_like_button_updates_the_count_in_place(live_server, page):
+    liked = _make_artwork(title="liked")
+    other = _make_artwork(seed=1, title="other")
+    page.goto(f"{live_server.url}/")
+    page.evaluate("window.__marker = 1")  # survives only if the page is not reloaded
+    button = page.locator(f"#artwork-{liked.pk} [data-like-url]")
+    count = page.locator(f"#artwork-{liked.pk} [data-likes]")
+    assert count.inner_text() == "0"
+
+    button.click()
+    page.wait_for_function(
+        "id => document.querySelector(`#artwork-${id} [data-likes]`).textContent === '1'",
+        arg=liked.pk,
+    )
+    liked.refresh_from_db()
+    assert liked.likes == 1
+
+    button.click()  # Playwright waits until the button is enabled again
+    page.wait_for_function(
+        "id => document.querySelector(`#artwork-${id} [data-likes]`).textContent === '2'",
+        arg=liked.pk,
+    )
+    liked.refresh_from_db()
+    other.refresh_from_db()
+    assert (liked.likes, other.likes) == (2, 0)
+    assert page.locator(f"#artwork-{other.pk} [data-likes]").inner_text() == "0"
+    assert page.evaluate("window.__marker") == 1
+    assert page.js_errors == []
+
+
+def test_picking_two_artworks_of_one_method_shows_the_morph_strip(live_server, page):
+    first = _make_artwork("VAE", seed=1, title="start")
+    second = _make_artwork("VAE", seed=2, title="finish")
+    gan = _make_artwork("GAN", seed=3, title="gan")
+    page.goto(f"{live_server.url}/")
+    go = page.locator("#pick-bar [data-pick-go]")
+    assert go.is_disabled()
+
+    # Two different methods cannot be morphed: the button stays off and the bar says why.
+    page.check(f"#pick-{first.pk}")
+    page.check(f"#pick-{gan.pk}")
+    assert go.is_disabled()
+    assert "different models" in page.locator("#pick-bar [data-pick-status]").inner_text()
+    assert page.locator(f"#pick-{second.pk}").is_disabled()  # at most two picks
+
+    page.uncheck(f"#pick-{gan.pk}")
+    page.check(f"#pick-{second.pk}")
+    assert go.is_enabled()
+    go.click()
+    # The strip runs between the two picked cards in the gallery's order (newest first).
+    page.wait_for_url(re.compile(rf"{re.escape(live_server.url)}/interpolate/\d+/\d+/$"))
+    start_id, end_id = (int(part) for part in urlsplit(page.url).path.split("/")[2:4])
+    assert {start_id, end_id} == {first.pk, second.pk}
+    titles = {first.pk: "start", second.pk: "finish"}
+
+    frames = page.locator("#strip img")
+    assert frames.count() == generation.INTERPOLATION_STEPS >= 10
+    _wait_images_loaded(page, "#strip img")
+    assert all(
+        src.startswith("data:image/png;base64,")
+        for src in page.eval_on_selector_all("#strip img", "imgs => imgs.map(img => img.src)")
+    )
+    # The two ends are shown as stored images, and they load too.
+    _wait_images_loaded(page, "figure img")
+    assert page.locator("h1").inner_text() == (
+        f"From \u201c{titles[start_id]}\u201d to \u201c{titles[end_id]}\u201d"
+    )
+    assert page.js_errors == []
+
+
+def test_explore_draws_the_plotly_map_with_nothing_from_outside(live_server, page):
+    _make_artwork("VAE", title="star")
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{live_server.url}/explore/")
+
+    page.wait_for_selector("#latent-scatter.js-plotly-plot .main-svg")
+    assert page.locator("#latent-scatter .scatterlayer .trace").count() >= 2  # digits + star
+    assert "1 artwork marked" in page.locator("main").inner_text()
+    assert any(urlsplit(url).path.endswith("/plotly.min.js") for url in requested)
+    outside = [
+        url
+        for url in requested
+        if urlsplit(url).scheme not in ("data", "blob")
+        and urlsplit(url).hostname not in LOCAL_HOSTS
+    ]
+    assert outside == []
+    assert page.js_errors == []
+
+
+@pytest.mark.parametrize(
+    "force_value",
+    [
+        # The range input clamps typed values, so widen its range, as a tampered page could.
+        "slider => { slider.removeAttribute('min'); slider.removeAttribute('max');"
+        " slider.value = '5'; }",
+        # Not a number at all: a range input sanitizes that away, so make it a text box first.
+        "slider => { slider.type = 'text'; slider.value = 'nan'; }",
+    ],
+    ids=["out-of-range", "nan"],
+)
+def test_invalid_creativity_shows_the_servers_message_and_creates_nothing(
+    live_server, page, force_value
+):
+    page.goto(f"{live_server.url}/create/")
+    page.eval_on_selector("#create-form input[name=creativity]", force_value)
+    with page.expect_response(lambda r: r.request.method == "POST") as info:
+        page.click("#create-form button[type=submit]")
+    assert info.value.status == 400
+
+    error = page.locator("#create-form [data-error-for=creativity]")
+    page.wait_for_function(
+        "document.querySelector('#create-form [data-error-for=creativity]').textContent !== ''"
+    )
+    assert error.inner_text() == CREATIVITY_ERROR
+    assert error.is_visible()
+    assert page.locator("#create-form [data-form-error]").is_hidden()
+    assert page.locator("#created .card").count() == 0
+    assert page.locator("#create-form button[type=submit]").is_enabled()
+    assert GeneratedArtwork.objects.count() == 0
+    assert page.js_errors == []
+
+
+def test_gallery_fits_a_phone_screen(live_server, page):
+    for seed, method in enumerate(["VAE", "GAN", "AUTOENCODER", "VAE"]):
+        _make_artwork(method, seed=seed, title=f"A rather long artwork title number {seed}")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/")
+    _wait_images_loaded(page, "#artworks img")
+
+    assert page.locator("#artworks .art-card").count() == 4
+    assert page.evaluate("window.innerWidth") == 390
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.locator(".navbar-toggler").is_visible()
+    assert page.locator("#site-nav").is_hidden()  # collapsed behind the toggler
+    page.click(".navbar-toggler")
+    page.locator("#site-nav a", has_text="Explore").wait_for(state="visible")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.js_errors == []
