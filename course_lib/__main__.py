@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr",
         type=_positive_float,
         default=None,
-        help="learning rate (default 1e-3 for ae/vae, 2e-4 for gan)",
+        help="learning rate (default 1e-3)",
     )
     train.add_argument(
         "--device",
@@ -190,7 +190,7 @@ def _train(args: argparse.Namespace) -> int:
             output_dim=input_dim,
         )
         critic = Discriminator(input_dim=input_dim, hidden_dim=args.hidden_dim or 256)
-        history = train_gan(model, critic, train_data, lr=args.lr or 2e-4, **budget)
+        history = train_gan(model, critic, train_data, lr=args.lr or 1e-3, **budget)
         with torch.no_grad():
             real = critic(test_data.images.to(device) * 2 - 1).mean().item()
             fake = critic(model.sample(len(test_data), seed=args.seed) * 2 - 1).mean().item()

@@ -317,3 +317,23 @@ def sample_diversity(samples: torch.Tensor, reference: Any) -> dict[str, float]:
     index, _ = nearest_neighbour_distances(flat, reference.images)
     classes = len(set(torch.as_tensor(reference.labels)[torch.as_tensor(index)].tolist()))
     return {"spread": spread, "classes": classes}
+
+
+# --- web gallery helpers (notebooks 07 and 08) ------------------------------------------------
+
+
+def use_django_project() -> Path:
+    """Put ``django_project/`` on ``sys.path`` (once) so its apps import; return that folder.
+
+    Only the path is touched: ``course_lib`` itself never imports Django.
+    """
+    import sys
+
+    from .paths import PROJECT_ROOT
+
+    folder = PROJECT_ROOT / "django_project"
+    if not (folder / "manage.py").is_file():
+        raise FileNotFoundError(f"no Django project at {folder} (manage.py is missing)")
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return folder

@@ -9,10 +9,12 @@ can never disagree about what "the course VAE" is.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 from .data import load_dataset
@@ -87,6 +89,7 @@ def get(
             return Generator(output_dim=input_dim, **recipe.config)
 
         def train(generator: nn.Module) -> History:
+            _watch(callback, generator)
             critic = Discriminator(input_dim=input_dim, hidden_dim=recipe.config["hidden_dim"])
             return train_gan(generator, critic, data, **train_kwargs)
 
@@ -99,6 +102,7 @@ def get(
             return cls(input_dim=input_dim, **recipe.config)
 
         def train(model: nn.Module) -> History:
+            _watch(callback, model)
             return loop(model, data, **train_kwargs)
 
     return train_or_load(
@@ -113,4 +117,20 @@ def get(
         lr=recipe.lr,
         seed=recipe.seed,
         extra=recipe.extra,
+        data=fingerprint(data.images, data.labels),
     )
+
+
+def _watch(callback: Callable[[dict[str, Any]], None] | None, model: nn.Module) -> None:
+    """Hand the model about to be trained to a callback that wants it (a TrainingMonitor)."""
+    watch = getattr(callback, "watch", None)
+    if callable(watch):
+        watch(model)
+
+
+def fingerprint(*tensors: torch.Tensor) -> str:
+    """A short hash of the training data, so a checkpoint trained on other data is not reused."""
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        digest.update(tensor.contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]

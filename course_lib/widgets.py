@@ -469,6 +469,7 @@ class TrainingMonitor(_ShowsWidget):
         keys: Sequence[str] = ("loss",),
         every: int = 1,
         n_samples: int = 16,
+        sample_model: bool = False,
     ) -> None:
         self.keys = (keys,) if isinstance(keys, str) else tuple(keys)
         if not self.keys or not all(isinstance(k, str) for k in self.keys):
@@ -478,6 +479,10 @@ class TrainingMonitor(_ShowsWidget):
         self.every = _check_int("every", every, 1)
         self.n_samples = _check_int("n_samples", n_samples, 1)
         self.sample_fn = sample_fn
+        # With sample_model=True the grid shows ``model.sample`` of the model being trained,
+        # which recipes.get hands over through watch() before training starts.
+        self.sample_model = bool(sample_model)
+        self.model: Any = None
         self.records: list[dict[str, Any]] = []
         self.redraws = 0
         self._figure, self._lines = self._make_figure()  # redraws only move the lines
@@ -485,13 +490,18 @@ class TrainingMonitor(_ShowsWidget):
         self.plot = w.Image(value=b"", format="png")
         self.samples = w.Image(value=b"", format="png")
         children = [_title(repr(self)), self.status, self.plot]
-        if sample_fn is not None:
+        if sample_fn is not None or self.sample_model:
             children.append(self.samples)
         self.widget = w.VBox(children)
 
+    def watch(self, model: Any) -> None:
+        """Remember the model being trained, so the sample grid can show what it makes now."""
+        self.model = model
+
     def __repr__(self) -> str:
         # No record count here: a loaded checkpoint skips training, and the text must not change.
-        samples = "with samples" if self.sample_fn is not None else "no samples"
+        has_samples = self.sample_fn is not None or self.sample_model
+        samples = "with samples" if has_samples else "no samples"
         return f"TrainingMonitor(keys={list(self.keys)}, every={self.every}, {samples})"
 
     def __call__(self, record: dict[str, Any]) -> None:
@@ -511,9 +521,13 @@ class TrainingMonitor(_ShowsWidget):
         values = ", ".join(f"{k} {last[k]:.4g}" for k in self.keys)
         self.status.value = f"epoch {last.get('epoch', len(self.records))}: {values}"
         self.plot.value = self.plot_png()
-        if self.sample_fn is not None:
-            with torch.no_grad(), _one_thread():
+        images = None
+        with torch.no_grad(), _one_thread():
+            if self.sample_fn is not None:
                 images = self.sample_fn()
+            elif self.sample_model and self.model is not None:
+                images = self.model.sample(self.n_samples, seed=0)  # same codes every epoch
+        if images is not None:
             self.samples.value = _png(images[: self.n_samples], scale=2)
         self.redraws += 1
 

@@ -100,3 +100,32 @@ def test_plot_history_checks_its_keys():
         plot_history(history, ["kl"])
     with pytest.raises(ValueError, match="empty"):
         plot_history([], ["loss"])
+
+
+def test_a_checkpoint_trained_on_other_data_is_not_reused(tiny_recipes, monkeypatch, capsys):
+    recipes.get("tiny_vae", progress=False)
+    capsys.readouterr()
+    real_load = recipes.load_dataset
+
+    def shuffled(name, split):
+        data = real_load(name, split)
+        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(1))
+        return type(data)(data.images[order], data.labels[order], data.classes, data.name)
+
+    monkeypatch.setattr(recipes, "load_dataset", shuffled)
+    recipes.get("tiny_vae", progress=False)
+    assert "Trained and saved" in capsys.readouterr().out
+
+
+def test_callbacks_with_watch_see_the_model_before_training(tiny_recipes):
+    events = []
+
+    class Watcher:
+        def watch(self, model):
+            events.append(("watch", type(model).__name__))
+
+        def __call__(self, record):
+            events.append(("epoch", record["epoch"]))
+
+    recipes.get("tiny_gan", progress=False, callback=Watcher())
+    assert events[0] == ("watch", "Generator") and events[1] == ("epoch", 1)

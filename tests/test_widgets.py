@@ -280,3 +280,14 @@ def test_slider_updates_are_fast(vae, ends):
         assert latency["repeats"] == 20 and latency["p50_ms"] <= latency["p95_ms"]
         assert latency["p50_ms"] < 200  # typically ~1 ms; generous for a busy CI machine
         assert obj.image.value == image  # the slider is put back where it was
+
+
+def test_training_monitor_samples_the_watched_model_every_redraw():
+    monitor = widgets.TrainingMonitor(keys=("loss",), sample_model=True, n_samples=4)
+    assert "with samples" in repr(monitor)
+    model = VariationalAutoencoder(hidden_dim=16, latent_dim=4)
+    monitor({"epoch": 1, "loss": 1.0})  # nothing watched yet: the plot still draws
+    assert monitor.samples.value == b""
+    monitor.watch(model)
+    monitor({"epoch": 2, "loss": 0.5})
+    assert bytes(monitor.samples.value).startswith(b"\x89PNG")
