@@ -15,7 +15,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 help:
 	@echo "make lab    - set up .venv (if needed) and open JupyterLab on notebooks/"
 	@echo "make test   - set up .venv (if needed) and run every test (library, notebooks)"
-	@echo "make gallery - migrate, train missing models, serve the gallery on 127.0.0.1:8000"
+	@echo "make gallery - migrate, train missing models, serve the gallery on 127.0.0.1:8000 (+ worker)"
 	@echo "make venv   - only create/update .venv"
 	@echo "make clean  - remove .venv and caches (keeps data/ and your checkpoints)"
 
@@ -52,7 +52,10 @@ bench: venv
 gallery: venv
 	cd django_project && ../$(BIN)/python manage.py migrate --noinput
 	cd django_project && ../$(BIN)/python manage.py train_models
-	cd django_project && ../$(BIN)/python manage.py runserver 127.0.0.1:8000
+	@# The style studio's training runs in a background worker; it stops with the server.
+	cd django_project && { ../$(BIN)/python manage.py db_worker --no-reload & worker=$$!; \
+		trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; trap 'exit 130' INT TERM; \
+		../$(BIN)/python manage.py runserver 127.0.0.1:8000; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

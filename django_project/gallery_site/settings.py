@@ -25,8 +25,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
     "gallery",
     "patterns",
+    "styles",
 ]
 
 MIDDLEWARE = [
@@ -90,6 +93,13 @@ MEDIA_ROOT = Path(os.environ.get("GALLERY_MEDIA_ROOT", BASE_DIR / "media"))
 # Uploads: refuse oversized requests before they reach a view.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Background jobs (the style studio's training): queued in the database and run by
+# `python manage.py db_worker`, which `make gallery` starts beside the web server.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# How long the style studio trains one style, in seconds (course_lib.styles.train_style).
+STYLE_TRAINING_SECONDS = 45
 
 LOGGING = {
     "version": 1,

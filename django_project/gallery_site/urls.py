@@ -1,4 +1,5 @@
-"""URLs: the AI art gallery at the root, the pattern studio under /patterns/, the admin."""
+"""URLs: the AI art gallery at the root, the pattern studio under /patterns/, the style studio
+under /styles/, the admin."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -18,6 +19,7 @@ def media(request, path: str):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("patterns/", include("patterns.urls")),
+    path("styles/", include("styles.urls")),
     path("media/<path:path>", media, name="media"),
     path("", include("gallery.urls")),
 ]
