@@ -337,3 +337,195 @@ def use_django_project() -> Path:
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     return folder
+
+
+# --- personal style helpers (notebook 09) ----------------------------------------------------
+
+#: train_style arguments that change how a style is trained (the rest only change what is shown)
+_STYLE_DISPLAY_ONLY = ("images", "progress", "callback")
+
+
+def style_checkpoint_path(name: str, images: torch.Tensor, **settings: Any) -> Path:
+    """Where ``train_style_or_load`` keeps a style: its name plus a fingerprint of what made it."""
+    import hashlib
+    import inspect
+    import json
+
+    from . import styles
+
+    bound = inspect.signature(styles.train_style).bind(images, **settings)  # unknown: TypeError
+    bound.apply_defaults()
+    recipe = {k: v for k, v in bound.arguments.items() if k not in _STYLE_DISPLAY_ONLY}
+    recipe["format_version"] = styles.FORMAT_VERSION
+    pixels = (images.detach().cpu().float().clamp(0, 1) * 255).round().to(torch.uint8)
+    digest = hashlib.sha256(json.dumps(_jsonable(recipe), sort_keys=True).encode())
+    digest.update(repr(tuple(pixels.shape)).encode())
+    digest.update(pixels.numpy().tobytes())
+    return checkpoint_path(f"{name}-{digest.hexdigest()[:12]}")
+
+
+def train_style_or_load(
+    name: str, images: torch.Tensor, *, retrain: bool = False, **settings: Any
+) -> Any:
+    """Return a trained ``StyleResult``: loaded if these images and settings were trained before.
+
+    ``settings`` go to ``course_lib.styles.train_style``. The file's name carries a fingerprint
+    of the images and of every training setting, defaults included, so changing one retrains
+    instead of loading a stale style. The result is always read back from the saved file, and
+    the caller's random numbers are left as they were (training and even building a model draw
+    from them), so a fresh run and a loaded one continue identically.
+    """
+    from . import styles
+
+    path = style_checkpoint_path(name, images, **settings)
+    with torch.random.fork_rng(devices=[]):
+        if path.is_file() and not retrain:
+            try:
+                result = styles.load_style(path)
+            except ValueError:  # damaged, or saved by an older course_lib: train it again
+                pass
+            else:
+                print(f"Loaded {path.name} from the shared checkpoint folder (trained earlier).")
+                return result
+        styles.save_style(styles.train_style(images, **settings), path)
+        print(f"Trained and saved {path.name} in the shared checkpoint folder.")
+        return styles.load_style(path)
+
+
+def style_checks(
+    report: dict[str, Any],
+    *,
+    min_psnr: float = 13.0,
+    variety: tuple[float, float] = (0.5, 1.25),
+    max_colour: float = 0.1,
+) -> bool:
+    """Print pass/fail lines for a style report against coarse bars; True if all pass.
+
+    The bars sit well away from typical values, so the lines read the same on every machine,
+    while the report's own numbers move in their last digits.
+    """
+    low, high = variety
+    lines = [
+        (
+            f"reconstructions keep the colours and rough layout (PSNR above {min_psnr:g} dB)",
+            report["reconstruction_psnr_db"] > min_psnr,
+        ),
+        (
+            f"variations are neither all alike nor noise (variety ratio {low:g} to {high:g})",
+            low <= report["variety_ratio"] <= high,
+        ),
+        ("no variation is a near-copy of an original", report["copy_fraction"] == 0),
+        (
+            f"the palette is kept (average colour within {max_colour:g} of the originals')",
+            report["colour_difference"] < max_colour,
+        ),
+    ]
+    for text, passed in lines:
+        print(f"{text}: {'yes' if passed else 'no'}")
+    return all(passed for _, passed in lines)
+
+
+def plot_nearest_originals(samples: torch.Tensor, originals: torch.Tensor, *, bar: float = 0.1):
+    """Each generated image (top) above its nearest original (bottom), with their RMS distance.
+
+    Distances at or below ``bar`` are drawn in red: such a pair looks like a copy. Returns the
+    matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    from .imaging import to_pil
+    from .metrics import nearest_neighbour_distances
+
+    if samples.shape[0] < 1:
+        raise ValueError("there are no samples to compare")
+    index, distance = nearest_neighbour_distances(samples, originals)
+    n = samples.shape[0]
+    fig, axes = plt.subplots(2, n, figsize=(1.2 * n, 2.9), squeeze=False)
+    for column in range(n):
+        top, bottom = axes[0, column], axes[1, column]
+        top.imshow(to_pil(samples[column]))
+        bottom.imshow(to_pil(originals[index[column]]))
+        near = distance[column] <= bar
+        top.set_title(f"{distance[column]:.2f}", fontsize=9, color="red" if near else "black")
+        for ax in (top, bottom):
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0, 0].set_ylabel("generated", fontsize=9)
+    axes[1, 0].set_ylabel("nearest\noriginal", fontsize=9)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def style_images_from_uploads(files: dict[str, bytes]) -> torch.Tensor:
+    """Check uploaded files (name -> bytes) with ``validate_image_bytes``, load them as a style."""
+    from .styles import load_style_images, validate_image_bytes
+
+    images = []
+    for name, data in files.items():
+        try:
+            images.append(validate_image_bytes(bytes(data)))
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
+    return load_style_images(images)
+
+
+class StyleUploader:
+    """Upload 5-10 images of your style, press the button: the style is learned and shown."""
+
+    def __init__(self, name: str = "style_mine", **settings: Any) -> None:
+        import ipywidgets as w
+
+        self.name = name
+        self.settings = {"max_epochs": 50, "time_budget": None, **settings}
+        self.result: Any = None
+        self.upload = w.FileUpload(accept="image/*", multiple=True, description="Choose images")
+        self.button = w.Button(description="Learn my style", button_style="primary")
+        self.output = w.Output()
+        self.button.on_click(self._clicked)
+        self.widget = w.VBox(
+            [
+                w.HTML("<b>Your style: choose 5 to 10 images, then press the button</b>"),
+                w.HBox([self.upload, self.button]),
+                self.output,
+            ]
+        )
+
+    def __repr__(self) -> str:
+        epochs = self.settings.get("max_epochs")
+        return f"StyleUploader({self.name}, 5-10 images, {epochs} epochs)"
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        """The widget's view plus a deterministic text/plain (nbval compares that text)."""
+        bundle = dict(self.widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def files(self) -> dict[str, bytes]:
+        """The uploaded files, name -> bytes (empty until the learner chooses some)."""
+        return {item["name"]: bytes(item["content"]) for item in self.upload.value}
+
+    def learn(self, files: dict[str, bytes]) -> Any:
+        """Validate and load ``files``, then train (or load) their style; returns a StyleResult."""
+        images = style_images_from_uploads(files)
+        self.result = train_style_or_load(self.name, images, **self.settings)
+        return self.result
+
+    def _clicked(self, _button: Any = None) -> None:
+        """The button's handler: learn from the uploaded files and show the outcome below."""
+        from .styles import brief_report, variations
+
+        self.output.clear_output()
+        self.button.disabled = True
+        try:
+            with self.output:
+                try:
+                    result = self.learn(self.files())
+                except ValueError as err:
+                    print(f"Cannot learn a style from these files: {err}")
+                    return
+                show(result.originals, nrow=10, scale=3, title="your images")
+                show(variations(result.model, 10, seed=0), nrow=10, scale=3, title="variations")
+                print(brief_report(result.report))
+        finally:
+            self.button.disabled = False

@@ -199,7 +199,12 @@ def validate_image_bytes(
 
 def _to_square_tensor(image: Image.Image, size: int) -> torch.Tensor:
     """Rotate as the camera meant, centre-crop to a square, resize: (3, size, size) in [0, 1]."""
-    image = ImageOps.exif_transpose(image).convert("RGB")
+    image = ImageOps.exif_transpose(image)
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        # Put see-through pixels on white (as drawn on paper) rather than on black.
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    image = image.convert("RGB")
     image = ImageOps.fit(image, (size, size), Image.Resampling.LANCZOS)
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1)
 
@@ -582,6 +587,9 @@ def save_style(result: StyleResult, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a saved style is not
     try:
         torch.save(payload, tmp)
         os.replace(tmp, path)  # atomic: readers see the old file or the new one, never half

@@ -382,3 +382,12 @@ def test_the_shipped_samples_are_what_make_sample_styles_draws(tmp_path):
             assert np.array_equal(np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB")))
     for style in styles._SAMPLE_STYLES:
         assert load_style_images(styles.SAMPLE_STYLES_DIR / style).shape == (8, 3, 32, 32)
+
+
+def test_transparent_pixels_become_white_not_black():
+    from PIL import Image
+
+    from course_lib.styles import _to_square_tensor
+
+    clear = Image.new("RGBA", (8, 8), (255, 0, 0, 0))
+    assert torch.allclose(_to_square_tensor(clear, 8), torch.ones(3, 8, 8))
