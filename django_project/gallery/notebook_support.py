@@ -1,0 +1,511 @@
+"""Plumbing for notebooks 07 and 08: the gallery inside a Jupyter kernel, and as a real server.
+
+- :func:`setup_django` configures Django in the notebook's own process, with a database and a
+  media folder of the notebook's own (never the project's ``db.sqlite3``);
+- :func:`show_artworks` and :func:`show_image_file` display stored images under a cell;
+- :func:`manage` runs ``python manage.py ...`` in a child process with those same paths;
+- :func:`start_server` / :func:`stop_server` run ``manage.py runserver`` in the background and
+  make sure it never outlives the notebook (``atexit``, a context manager, a clean stop);
+- :class:`WebClient` is a tiny browser from the standard library: it keeps cookies (Django's
+  CSRF cookie among them) and sends the CSRF token back with every POST, as ``site.js`` does.
+
+Only :func:`setup_django`, :func:`show_artworks` and :func:`show_image_file` import Django, and
+only when called, so notebook 08 can drive the server without configuring Django itself.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.cookiejar import CookieJar
+from pathlib import Path
+from typing import Any
+
+#: ``django_project/``: the folder that holds ``manage.py``.
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SETTINGS_MODULE = "gallery_site.settings"
+HOST = "127.0.0.1"
+
+__all__ = [
+    "PROJECT_DIR",
+    "Response",
+    "Server",
+    "WebClient",
+    "manage",
+    "port_is_free",
+    "reset_site",
+    "setup_django",
+    "show_artworks",
+    "show_image_file",
+    "show_pngs",
+    "start_server",
+    "stop_server",
+    "url_table",
+]
+
+
+# --- the site's files -------------------------------------------------------------------------
+
+
+def _check_safe_to_wipe(path: Path) -> None:
+    """Refuse to delete a folder that holds the project, the home folder or a filesystem root."""
+    protected = {Path.home().resolve(), PROJECT_DIR.resolve(), PROJECT_DIR.parent.resolve()}
+    if path == path.parent or path in protected or any(p.is_relative_to(path) for p in protected):
+        raise ValueError(f"refusing to delete {path}: it is not a folder of generated files")
+
+
+def reset_site(db_path: str | Path, media_root: str | Path) -> None:
+    """Delete a site's SQLite file and media folder, so the next migrate starts from nothing."""
+    db_path, media_root = Path(db_path).resolve(), Path(media_root).resolve()
+    if db_path.suffix != ".sqlite3":
+        raise ValueError(f"the database must be a .sqlite3 file, got {db_path.name!r}")
+    _check_safe_to_wipe(media_root)
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(media_root, ignore_errors=True)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    media_root.mkdir(parents=True, exist_ok=True)
+
+
+def _site_env(db_path: str | Path, media_root: str | Path) -> dict[str, str]:
+    """The environment variables that point the settings at this database and media folder."""
+    return {
+        "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
+        "GALLERY_DB": str(Path(db_path).resolve()),
+        "GALLERY_MEDIA_ROOT": str(Path(media_root).resolve()),
+    }
+
+
+# --- Django inside the notebook's kernel ------------------------------------------------------
+
+
+def setup_django(db_path: str | Path, media_root: str | Path, *, reset: bool = True) -> None:
+    """Configure Django in this process to use ``db_path`` and ``media_root``, then set it up.
+
+    ``reset`` deletes both first, so every run starts from an empty site. Jupyter runs each cell
+    from inside an asyncio event loop, and Django refuses database calls made from a running loop
+    (it cannot tell a notebook from an async web view); ``DJANGO_ALLOW_ASYNC_UNSAFE`` lifts that
+    check, which is safe here because the notebook makes one call at a time.
+    """
+    import django
+    from django.conf import settings
+    from django.db import connections
+
+    wanted = _site_env(db_path, media_root)
+    if settings.configured:
+        current = {
+            "GALLERY_DB": str(settings.DATABASES["default"]["NAME"]),
+            "GALLERY_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        }
+        if any(current[key] != wanted[key] for key in current):
+            raise RuntimeError(
+                f"Django is already set up in this kernel with the database {current['GALLERY_DB']}"
+                " and the media folder "
+                f"{current['GALLERY_MEDIA_ROOT']}; settings cannot change in a running process. "
+                "Restart the kernel to use other paths."
+            )
+        connections.close_all()  # running the cell again: let go of the file before deleting it
+    if reset:
+        reset_site(db_path, media_root)
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+    os.environ.update(wanted)
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    django.setup()
+
+
+def _display_png(png: bytes, width: int | None = None) -> None:
+    from IPython.display import Image, display
+
+    display(Image(data=png, width=width))
+
+
+def show_image_file(image_file: Any, width: int | None = None) -> None:
+    """Display one stored image (an ``ImageField`` value) under the cell, read via storage."""
+    with image_file.open("rb") as handle:
+        png = handle.read()
+    _display_png(png, width)
+
+
+def _grid_png(pngs: Iterable[bytes], nrow: int) -> bytes:
+    """Tile PNG images of one size into one PNG (grayscale)."""
+    import numpy as np
+    from PIL import Image
+
+    from course_lib.imaging import make_grid, to_png_bytes
+
+    pictures = [np.asarray(Image.open(io.BytesIO(png)).convert("L")) for png in pngs]
+    return to_png_bytes(make_grid(pictures, nrow=nrow, padding=4))
+
+
+def show_pngs(pngs: Iterable[bytes], nrow: int = 8) -> None:
+    """Show PNG images of one size (e.g. the frames of an interpolation) as one grid."""
+    _display_png(_grid_png(pngs, nrow))
+
+
+def show_artworks(artworks: Iterable[Any], nrow: int = 6) -> None:
+    """Print one line per artwork (id, method, title, likes) and show their stored images."""
+    artworks = list(artworks)
+    if not artworks:
+        print("(no artworks)")
+        return
+    pngs = []
+    for artwork in artworks:
+        print(
+            f"#{artwork.pk:<3} {artwork.generation_method:<11} {artwork.title!r}, "
+            f"{artwork.likes} like{'s' if artwork.likes != 1 else ''}"
+        )
+        with artwork.image_file.open("rb") as handle:
+            pngs.append(handle.read())
+    show_pngs(pngs, nrow)
+
+
+def url_table(fold_admin: bool = True) -> list[tuple[str, str]]:
+    """Every route of the site's root URLconf as ``(route, "namespace:name")``, in order.
+
+    The Django admin's many pages are folded into one row unless ``fold_admin`` is False.
+    """
+    from django.urls import URLResolver, get_resolver
+
+    rows: list[tuple[str, str]] = []
+
+    def walk(patterns: Iterable[Any], prefix: str, namespace: str) -> None:
+        for entry in patterns:
+            route = prefix + str(entry.pattern)
+            if isinstance(entry, URLResolver):
+                if fold_admin and entry.namespace == "admin":
+                    rows.append((route, "admin:... (the Django admin's pages)"))
+                    continue
+                inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+                walk(entry.url_patterns, route, inner)
+            else:
+                rows.append((route, f"{namespace}{entry.name}" if entry.name else "(no name)"))
+
+    walk(get_resolver().url_patterns, "", "")
+    return rows
+
+
+# --- manage.py in a child process -------------------------------------------------------------
+
+
+def _child_env(
+    db_path: str | Path, media_root: str | Path, env: Mapping[str, str] | None
+) -> dict[str, str]:
+    child = dict(os.environ)
+    child.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # a real server must keep Django's safety check
+    child.update(_site_env(db_path, media_root))
+    child["PYTHONUNBUFFERED"] = "1"  # log lines reach the log file as they happen
+    child.update(env or {})
+    return child
+
+
+def manage(
+    *args: str,
+    db_path: str | Path,
+    media_root: str | Path,
+    env: Mapping[str, str] | None = None,
+    echo: bool = False,
+    timeout: float = 900.0,
+) -> str:
+    """Run ``python manage.py *args`` with this site's paths and return what it printed.
+
+    With ``echo`` its output (progress bars included) is also shown live, as it comes. Raises
+    RuntimeError with the end of the output if the command fails.
+    """
+    command = [sys.executable, "manage.py", *args]
+    child_env = _child_env(db_path, media_root, env)
+    if echo:
+        output, returncode = _run_echoing(command, child_env, timeout)
+    else:
+        result = subprocess.run(
+            command,
+            cwd=PROJECT_DIR,
+            env=child_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        output, returncode = result.stdout, result.returncode
+        if returncode != 0:
+            output += result.stderr
+    if returncode != 0:
+        raise RuntimeError(
+            f"manage.py {' '.join(args)} failed (exit code {returncode}):\n" + output[-3000:]
+        )
+    return output
+
+
+def _run_echoing(command: list[str], env: dict[str, str], timeout: float) -> tuple[str, int]:
+    """Run a command, copying its output (stdout and stderr) to ours as it arrives."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    chunks: list[str] = []
+    deadline = time.monotonic() + timeout
+    with subprocess.Popen(
+        command,
+        cwd=PROJECT_DIR,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    ) as process:
+        try:
+            while data := process.stdout.read1(4096):
+                text = decoder.decode(data)
+                chunks.append(text)
+                sys.stdout.write(text)
+                sys.stdout.flush()
+                if time.monotonic() > deadline:
+                    raise subprocess.TimeoutExpired(command, timeout)
+        except BaseException:
+            process.kill()
+            raise
+        returncode = process.wait()
+    return "".join(chunks), returncode
+
+
+# --- runserver in the background --------------------------------------------------------------
+
+
+def port_is_free(port: int, host: str = HOST) -> bool:
+    """True if nothing listens on ``host:port`` any more (a connection attempt is refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2.0)
+        try:
+            probe.connect((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _free_port(host: str = HOST) -> int:
+    """A port the operating system says is unused right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
+_REQUEST_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
+
+
+@dataclass(eq=False)
+class Server:
+    """A running ``manage.py runserver``: its address, its process and its log file."""
+
+    port: int
+    process: subprocess.Popen
+    log_path: Path
+    _log: Any = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        """The site's address, e.g. ``http://127.0.0.1:8000``."""
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """True while the server process is alive."""
+        return self.process.poll() is None
+
+    def log(self) -> str:
+        """Everything the server printed so far (startup lines, one line per request, errors)."""
+        return self.log_path.read_text(errors="replace")
+
+    def requests(self) -> list[tuple[str, str, int]]:
+        """The requests the server logged, as ``(method, path, status)``, oldest first."""
+        return [
+            (m["method"], m["path"], int(m["status"])) for m in _REQUEST_LINE.finditer(self.log())
+        ]
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server (see :func:`stop_server`)."""
+        stop_server(self, timeout=timeout)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+_running: set[Server] = set()
+_running_lock = threading.Lock()
+
+
+def start_server(
+    db_path: str | Path,
+    media_root: str | Path,
+    port: int | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+) -> Server:
+    """Start ``manage.py runserver`` on ``127.0.0.1`` (a free port unless given), wait until it
+    answers HTTP, and return it. It is stopped when the notebook's process exits at the latest.
+
+    The server logs to ``server.log`` beside the database. If it dies or does not answer within
+    ``timeout`` seconds, it is stopped and RuntimeError shows the end of its log.
+    """
+    port = _free_port() if port is None else port
+    if not port_is_free(port):
+        raise RuntimeError(f"port {port} is in use; stop what runs there or pass port=None")
+    log_path = Path(db_path).resolve().with_name("server.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 (closed by stop_server)
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"],
+        cwd=PROJECT_DIR,
+        env=_child_env(db_path, media_root, env),
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    server = Server(port=port, process=process, log_path=log_path, _log=log)
+    with _running_lock:
+        _running.add(server)
+    try:
+        _wait_until_up(server, timeout)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server
+
+
+def _wait_until_up(server: Server, timeout: float) -> None:
+    """Poll the server until any HTTP answer comes back; fail early if the process dies."""
+    deadline = time.monotonic() + timeout
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    while True:
+        if not server.running:
+            raise RuntimeError(
+                f"the server exited with code {server.process.returncode} before answering; "
+                f"its log ends with:\n{server.log()[-3000:]}"
+            )
+        try:
+            with opener.open(f"{server.url}/", timeout=5):
+                return
+        except urllib.error.HTTPError:
+            return  # an error page is still an answer: the server is up
+        except (urllib.error.URLError, OSError):
+            pass  # not listening yet
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the server did not answer within {timeout:.0f} s; its log ends with:\n"
+                f"{server.log()[-3000:]}"
+            )
+        time.sleep(0.2)
+
+
+def stop_server(server: Server, timeout: float = 10.0) -> None:
+    """Ask the server to stop (SIGTERM), kill it if it has not within ``timeout`` s; idempotent."""
+    process = server.process
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    server._log.close()
+    with _running_lock:
+        _running.discard(server)
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Stop every server this process started and did not stop (a failed cell, a kernel exit)."""
+    with _running_lock:
+        servers = list(_running)
+    for server in servers:
+        with contextlib.suppress(Exception):
+            stop_server(server)
+
+
+# --- a small browser --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Response:
+    """An HTTP answer: status code, headers and body bytes."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        """The body decoded as UTF-8."""
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters, e.g. ``text/html``."""
+        return self.headers.get("Content-Type", "").split(";")[0].strip()
+
+
+class WebClient:
+    """Talk to a running site like a browser does: cookies kept, CSRF token sent on POST.
+
+    Django sets a ``csrftoken`` cookie on pages that contain a form. A POST must send the same
+    value back in the ``X-CSRFToken`` header (or a form field); a page from another site cannot
+    read the cookie, so it cannot forge the header.
+    """
+
+    def __init__(self, base_url: str, timeout: float = 60.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.cookies = CookieJar()
+        # No proxies: a proxy set in the environment must not intercept 127.0.0.1.
+        self._opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPCookieProcessor(self.cookies)
+        )
+
+    @property
+    def csrf_token(self) -> str | None:
+        """The CSRF cookie's value, once a page has set it."""
+        return next((c.value for c in self.cookies if c.name == "csrftoken"), None)
+
+    def _send(self, request: urllib.request.Request) -> Response:
+        try:
+            with self._opener.open(request, timeout=self.timeout) as answer:
+                return Response(answer.status, dict(answer.headers.items()), answer.read())
+        except urllib.error.HTTPError as error:  # 4xx and 5xx still carry a useful body
+            with error:
+                return Response(error.code, dict(error.headers.items()), error.read())
+
+    def _url(self, path: str) -> str:
+        return path if path.startswith("http") else f"{self.base_url}/{path.lstrip('/')}"
+
+    def get(self, path: str) -> Response:
+        """GET a path (``/create/``) or a full URL."""
+        return self._send(urllib.request.Request(self._url(path), method="GET"))
+
+    def post(self, path: str, data: Mapping[str, Any], *, csrf: bool = True) -> Response:
+        """POST form fields; with ``csrf`` the token from the cookie goes in ``X-CSRFToken``."""
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        if csrf and self.csrf_token:
+            headers["X-CSRFToken"] = self.csrf_token
+        body = urllib.parse.urlencode({k: str(v) for k, v in data.items()}).encode()
+        request = urllib.request.Request(self._url(path), data=body, headers=headers, method="POST")
+        return self._send(request)
