@@ -44,7 +44,7 @@ lint: venv
 
 test: venv lint
 	$(BIN)/python -m pytest tests django_project notebooks --nbval --nbval-cell-timeout=300 \
-		--sanitize-with notebooks/nbval-sanitize.cfg
+		--nbval-sanitize-with notebooks/nbval-sanitize.cfg
 
 bench: venv
 	DJANGO_SETTINGS_MODULE=gallery_site.settings $(BIN)/python bench/run.py
