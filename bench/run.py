@@ -147,7 +147,29 @@ def bench_gallery() -> list[str]:
     except ImportError as err:
         return [f"| gallery | not measured ({err}) | | |"]
     result = gallery_bench.run(n=200)
-    return [f"| {key} | {value} | | |" for key, value in result.items()]
+    rows = []
+    for label, key in (("cached-model generate()", "generate"), ("POST /create/", "post_create")):
+        for method, stats in result[key].items():
+            rows.append(
+                f"| {label}, {method} (in-process, {stats['n']} calls) | "
+                f"p50 {stats['p50_ms']:.2f} ms, p90 {stats['p90_ms']:.2f} ms | | |"
+            )
+    loads = result["model_loads_during_requests"]
+    ok = all(count <= 1 for count in loads.values())
+    rows.append(
+        f"| model loads during {result['requests']} requests | "
+        f"{', '.join(f'{m} {c}' for m, c in loads.items())} | | "
+        f"≤ 1 per model: {'pass' if ok else 'FAIL'} |"
+    )
+    rows.append(
+        f"| GET /explore/ (first / then p50) | {result['explore_first_ms']:.0f} ms / "
+        f"{result['explore']['p50_ms']:.1f} ms | | |"
+    )
+    rows.append(
+        f"| GET /interpolate/a/b/ (12 frames) | p50 {result['interpolate_12']['p50_ms']:.1f} ms"
+        " | | |"
+    )
+    return rows
 
 
 def main() -> int:
