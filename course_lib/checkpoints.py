@@ -67,6 +67,11 @@ def save(model: nn.Module, path: str | Path, **metadata: Any) -> Path:
             "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     }
+    return write_atomic(payload, path)
+
+
+def write_atomic(payload: dict[str, Any], path: str | Path) -> Path:
+    """``torch.save`` to a temporary file, then move it into place: never half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -76,7 +81,7 @@ def save(model: nn.Module, path: str | Path, **metadata: Any) -> Path:
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a checkpoint is not
     try:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
+        os.replace(tmp, path)  # atomic: readers see the old file or the new one
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

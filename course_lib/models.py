@@ -87,6 +87,12 @@ def _standard_normal(
     return z.to(device)
 
 
+def sample_gaussian(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Draw z ~ N(mu, exp(logvar)) as mu + sigma * eps: the reparameterization trick."""
+    std = torch.exp(0.5 * logvar)
+    return mu + torch.randn_like(std) * std
+
+
 def _device_of(module: nn.Module) -> torch.device:
     return next(module.parameters()).device
 
@@ -185,10 +191,7 @@ class VariationalAutoencoder(nn.Module):
 
     def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """z = mu + sigma * eps while training (so gradients reach mu and sigma); mu in eval."""
-        if not self.training:
-            return mu
-        std = torch.exp(0.5 * logvar)
-        return mu + torch.randn_like(std) * std
+        return sample_gaussian(mu, logvar) if self.training else mu
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latent codes -> images ``(n, *image_shape)`` in [0, 1]."""

@@ -21,9 +21,7 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import pickle
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,9 +35,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import nn
 from torchvision.transforms import v2
 
+from .checkpoints import write_atomic
 from .data import IMAGE_EXTENSIONS
 from .metrics import nearest_neighbour_distances
-from .models import _standard_normal, vae_loss_terms
+from .models import _standard_normal, sample_gaussian, vae_loss_terms
 from .paths import PROJECT_ROOT
 from .patterns import create_pattern
 from .training import History, fit
@@ -127,10 +126,7 @@ class StyleVAE(nn.Module):
 
     def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """z = mu + sigma * eps while training (so gradients reach mu and sigma); mu in eval."""
-        if not self.training:
-            return mu
-        std = torch.exp(0.5 * logvar)
-        return mu + torch.randn_like(std) * std
+        return sample_gaussian(mu, logvar) if self.training else mu
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latent codes ``(n, latent_dim)`` -> images ``(n, 3, 32, 32)`` in [0, 1]."""
@@ -583,20 +579,7 @@ def save_style(result: StyleResult, path: str | Path) -> Path:
         "report": report,
         "history": history,
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a saved style is not
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)  # atomic: readers see the old file or the new one, never half
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return write_atomic(payload, path)
 
 
 def load_style(path: str | Path) -> StyleResult:
