@@ -88,13 +88,22 @@ def write_atomic(payload: dict[str, Any], path: str | Path) -> Path:
     return path
 
 
-def _read(path: str | Path) -> dict[str, Any]:
+def read_safely(
+    path: str | Path,
+    *,
+    header: str = FORMAT,
+    version: int = FORMAT_VERSION,
+    kind: str = "checkpoint",
+    missing_hint: str = "",
+) -> dict[str, Any]:
+    """Load a ``torch.save`` file holding only tensors and plain data, and check its header.
+
+    Every failure is a ``FileNotFoundError`` or a ``ValueError`` naming the file; "refusing" is
+    said only when the file really holds something that could run code.
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(
-            f"no checkpoint at {path}: train one first, e.g. "
-            "`python -m course_lib train vae --dataset mnist5k`"
-        )
+        raise FileNotFoundError(f"no {kind} at {path}{missing_hint}")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -102,25 +111,31 @@ def _read(path: str | Path) -> dict[str, Any]:
         lines = [ln.strip() for ln in str(err).splitlines()]
         blocked = [ln for ln in lines if "global" in ln.lower()]
         if blocked:
-            reason = blocked[-1]
             raise ValueError(
                 f"refusing to load {path}: it contains objects other than tensors and plain "
-                f"data, which could run arbitrary code ({reason.strip()})"
+                f"data, which could run arbitrary code ({blocked[-1]})"
             ) from None
-        raise ValueError(f"{path} is not a readable checkpoint (corrupt or truncated?)") from None
-    except Exception as err:  # torch raises many types on garbage: all mean "not a checkpoint"
+        raise ValueError(f"{path} is not a readable {kind} (corrupt or truncated?)") from None
+    except Exception as err:  # torch raises many kinds of error on garbage; all mean the same
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(
-            f"{path} is not a readable checkpoint (corrupt or truncated?): {first}"
+            f"{path} is not a readable {kind} (corrupt or truncated?): {first}"
         ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a course_lib checkpoint (no '{FORMAT}' header)")
-    if payload.get("format_version") != FORMAT_VERSION:
+    if not isinstance(payload, dict) or payload.get("format") != header:
+        raise ValueError(f"{path} is not a course_lib {kind} (no '{header}' header)")
+    if payload.get("format_version") != version:
         raise ValueError(
-            f"{path} has checkpoint format version {payload.get('format_version')!r}; "
-            f"this course_lib reads version {FORMAT_VERSION}"
+            f"{path} has {kind} format version {payload.get('format_version')!r}; "
+            f"this course_lib reads version {version}"
         )
     return payload
+
+
+def _read(path: str | Path) -> dict[str, Any]:
+    return read_safely(
+        path,
+        missing_hint=": train one first, e.g. `python -m course_lib train vae --dataset mnist5k`",
+    )
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

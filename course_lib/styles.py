@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import pickle
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import nn
 from torchvision.transforms import v2
 
-from .checkpoints import write_atomic
+from .checkpoints import read_safely, write_atomic
 from .data import IMAGE_EXTENSIONS
 from .metrics import nearest_neighbour_distances
 from .models import _standard_normal, sample_gaussian, vae_loss_terms
@@ -584,25 +583,7 @@ def save_style(result: StyleResult, path: str | Path) -> Path:
 
 def load_style(path: str | Path) -> StyleResult:
     """Read a style saved by :func:`save_style`; the model comes back in eval mode on the CPU."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no saved style at {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise ValueError(
-            f"refusing to load {path}: it holds objects other than tensors and plain data, "
-            "which could run arbitrary code"
-        ) from None
-    except Exception as err:  # torch raises many types on garbage: all mean "not a style"
-        raise ValueError(f"{path} is not a readable style file: {type(err).__name__}") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a saved style (no '{FORMAT}' header)")
-    if payload.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has style format version {payload.get('format_version')!r}; "
-            f"this course_lib reads version {FORMAT_VERSION}"
-        )
+    payload = read_safely(path, header=FORMAT, version=FORMAT_VERSION, kind="saved style")
     try:
         model = StyleVAE(**payload["config"])
         model.load_state_dict(payload["state_dict"])
