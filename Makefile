@@ -10,11 +10,12 @@ NPM_STAMP := django_project/node_modules/.installed
 export JUPYTER_PREFER_ENV_PATH := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: venv lab test lint gallery bench clean help
+.PHONY: venv lab test test-postgres lint gallery bench clean help
 
 help:
 	@echo "make lab    - set up .venv (if needed) and open JupyterLab on notebooks/"
 	@echo "make test   - set up .venv (if needed) and run every test (library, notebooks)"
+	@echo "make test-postgres - the Django tests again on DATABASE_URL=postgres://... (.ci/run sets it)"
 	@echo "make gallery - migrate, train missing models, serve the gallery on 127.0.0.1:8000 (+ worker)"
 	@echo "make venv   - only create/update .venv"
 	@echo "make clean  - remove .venv and caches (keeps data/ and your checkpoints)"
@@ -46,8 +47,23 @@ test: venv lint
 	$(BIN)/python -m pytest tests django_project notebooks --nbval --nbval-cell-timeout=300 \
 		--nbval-sanitize-with notebooks/nbval-sanitize.cfg
 
+# The web app's tests once more on PostgreSQL (not the library, notebooks or browser tests).
+# GALLERY_DB is unset because it would win over DATABASE_URL (settings.py).
+test-postgres: venv
+	@case "$$DATABASE_URL" in \
+		postgres://*|postgresql://*) ;; \
+		"") echo "make test-postgres needs DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/NAME" \
+			"(a role allowed to create the test database); .ci/run starts a server and sets it" >&2; \
+			exit 2 ;; \
+		*) echo "make test-postgres: DATABASE_URL must start with postgres:// or postgresql://" >&2; \
+			exit 2 ;; \
+	esac
+	env -u GALLERY_DB $(BIN)/python -m pytest django_project
+
+# Speed bars measured side by side, written to bench/REPORT.md (~6 min, 4 of them executing the
+# notebooks). More options: make bench BENCH_ARGS="--skip-notebooks" or "--only http"; see --help.
 bench: venv
-	DJANGO_SETTINGS_MODULE=gallery_site.settings $(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 gallery: venv
 	cd django_project && ../$(BIN)/python manage.py migrate --noinput

@@ -1,19 +1,43 @@
 """URLs: the AI art gallery at the root, the pattern studio under /patterns/, the style studio
-under /styles/, the admin."""
+under /styles/, the admin, and the generated images under /media/."""
+
+from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.contrib import admin
+from django.http import Http404
 from django.urls import include, path
 from django.views.static import serve
 
+# Only pictures are public: MEDIA_ROOT also holds trained style checkpoints (styles/models/).
+MEDIA_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
+# Every stored image gets a fresh random name and is never rewritten, so a cached copy can
+# never be stale: browsers may keep it for a year without asking again.
+MEDIA_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
 
 def media(request, path: str):
-    """Serve a generated image; this is a local teaching site, so Django serves them itself.
+    """Serve a generated or uploaded image, with DEBUG on or off (gunicorn included).
 
-    ``MEDIA_ROOT`` is read per request (not when this module is imported), so a notebook or a
-    test that points it elsewhere is honoured.
+    Anything that is not an image under ``MEDIA_ROOT`` is a 404: ``..`` paths, absolute paths
+    and symlinks that lead outside it, folders, and non-image files. ``MEDIA_ROOT`` is read per
+    request (not when this module is imported), so a notebook or a test that points it elsewhere
+    is honoured. A front proxy may serve /media/ itself instead; this keeps one process enough.
     """
-    return serve(request, path, document_root=settings.MEDIA_ROOT)
+    if PurePosixPath(path).suffix.lower() not in MEDIA_SUFFIXES:
+        raise Http404("Only images are served under /media/.")
+    root = Path(settings.MEDIA_ROOT).resolve()
+    try:
+        # resolve() follows ``..`` and symlinks, so whatever escapes the root is caught here.
+        target = (root / path).resolve()
+        found = target.is_relative_to(root) and target.is_file()
+    except (OSError, ValueError):  # a name too long for the filesystem, a NUL byte
+        found = False
+    if not found:
+        raise Http404("No such image.")
+    response = serve(request, target.relative_to(root).as_posix(), document_root=root)
+    response["Cache-Control"] = MEDIA_CACHE_CONTROL
+    return response
 
 
 urlpatterns = [
