@@ -141,6 +141,15 @@ def _png(images: ImageBatch, scale: int = 1, nrow: int = 8) -> bytes:
     return to_png_bytes(make_grid(images, nrow=nrow, scale=scale))
 
 
+def _image(value: bytes = b"") -> w.Image:
+    """A PNG image widget shown at its own pixel size.
+
+    Without ``align_self`` the flex box around it stretches it: in an HBox to the height of the
+    controls beside it (a digit drawn taller than wide), in a VBox to the full output width.
+    """
+    return w.Image(value=value, format="png", layout=w.Layout(align_self="flex-start"))
+
+
 def _title(text: str) -> w.HTML:
     """A bold caption; it comes first in each container so the widget's own text stays stable."""
     return w.HTML(value=f"<b>{html.escape(text, quote=False)}</b>")
@@ -201,7 +210,7 @@ class LatentSliders(_ShowsWidget):
             for i in range(self.dims)
         ]
         self.reset_button = w.Button(description="reset", tooltip="back to the starting code")
-        self.image = w.Image(value=self.render(self.base), format="png")
+        self.image = _image(self.render(self.base))
         self._holding = False  # True while reset moves all sliders: redraw once at the end
         for slider in self.sliders:
             slider.observe(self._on_change, names="value")
@@ -290,8 +299,8 @@ class InterpolationSlider(_ShowsWidget):
             readout_format=".2f",
         )
         self.method_buttons = w.ToggleButtons(options=list(INTERPOLATION_METHODS), value=method)
-        self.image = w.Image(value=to_png_bytes(self.frame(0.0)), format="png")
-        self.strip = w.Image(value=self._strip_png(method), format="png")
+        self.image = _image(to_png_bytes(self.frame(0.0)))
+        self.strip = _image(self._strip_png(method))
         self.slider.observe(self._on_t, names="value")
         self.method_buttons.observe(self._on_method, names="value")
         self.widget = w.VBox(
@@ -360,7 +369,7 @@ class TemperatureSlider(_ShowsWidget):
         self.slider = w.FloatSlider(
             value=1.0, min=0.0, max=2.0, step=0.1, description="creativity", readout_format=".1f"
         )
-        self.image = w.Image(value=to_png_bytes(self.render(1.0)), format="png")
+        self.image = _image(to_png_bytes(self.render(1.0)))
         self.slider.observe(self._on_change, names="value")
         self.widget = w.VBox([_title(repr(self)), self.slider, self.image])
 
@@ -420,7 +429,7 @@ class PatternDesigner(_ShowsWidget):
         self.height = w.IntSlider(value=size, min=low, max=high, step=8, description="height")
         self.seed = w.IntText(value=0, description="seed")
         self.message = w.HTML(value="")
-        self.image = w.Image(value=b"", format="png")
+        self.image = _image()
         controls = [self.pattern, self.primary, self.secondary, self.width, self.height, self.seed]
         for control in controls:
             control.observe(self._on_change, names="value")
@@ -487,8 +496,8 @@ class TrainingMonitor(_ShowsWidget):
         self.redraws = 0
         self._figure, self._lines = self._make_figure()  # redraws only move the lines
         self.status = w.HTML(value="waiting for the first epoch...")
-        self.plot = w.Image(value=b"", format="png")
-        self.samples = w.Image(value=b"", format="png")
+        self.plot = _image()
+        self.samples = _image()
         children = [_title(repr(self)), self.status, self.plot]
         if sample_fn is not None or self.sample_model:
             children.append(self.samples)

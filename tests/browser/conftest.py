@@ -1,21 +1,41 @@
-"""Browser tests: Debian's chromium driven by Playwright against Django's live test server.
+"""Browser tests: Debian's chromium driven by Playwright against the gallery and JupyterLab.
 
 Playwright never downloads a browser here: it launches the system's ``chromium`` through
 ``executable_path`` (``.ci/run`` installs it with apt-get). Without chromium the tests are
 skipped locally, but fail in CI, where a silent skip would hide a broken page.
+
+Screenshots of the key pages are written to ``test-artifacts/screenshots/`` at the top of the
+repository (``BROWSER_SCREENSHOT_DIR`` moves them), so a person can look at what the tests saw;
+a failing test also leaves a screenshot of its page there, named ``FAILED-<test>.png``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
+from .servers import REPO_ROOT
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOT_DIR = Path(
+    os.environ.get("BROWSER_SCREENSHOT_DIR") or REPO_ROOT / "test-artifacts" / "screenshots"
+)
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make between
 # page actions are still plain synchronous code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Keep each phase's report on the test item, so a fixture can tell that its test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +62,23 @@ def browser():
         browser.close()
 
 
+def save_screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    """Write a PNG of the page to the screenshot folder and return its path."""
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOT_DIR / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page, animations="disabled")
+    return path
+
+
 @pytest.fixture
-def page(browser, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path / "media"
+def screenshot() -> Callable[..., Path]:
+    """``screenshot(page, name)`` saves a full-page PNG as a test artifact."""
+    return save_screenshot
+
+
+@pytest.fixture
+def blank_page(browser, request: pytest.FixtureRequest) -> Iterator:
+    """A fresh browser tab that records JavaScript errors; screenshotted if its test fails."""
     context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -52,4 +86,18 @@ def page(browser, settings, tmp_path):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.js_errors = errors  # tests assert the page ran without JavaScript errors
     yield page
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
+        try:
+            save_screenshot(page, f"FAILED-{name}")
+        except Exception as error:  # a crashed page cannot be captured; the failure stands
+            print(f"no failure screenshot for {request.node.nodeid}: {error}")
     context.close()
+
+
+@pytest.fixture
+def page(blank_page, settings, tmp_path):
+    """A tab for tests against Django's live server, with media in a temporary folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return blank_page

@@ -75,7 +75,9 @@ def _wait_images_loaded(page, selector: str) -> None:
     )
 
 
-def test_creating_an_artwork_shows_it_in_place_and_it_lands_in_the_gallery(live_server, page):
+def test_creating_an_artwork_shows_it_in_place_and_it_lands_in_the_gallery(
+    live_server, page, screenshot
+):
     create_url = f"{live_server.url}/create/"
     page.goto(create_url)
     page.select_option("#create-form select[name=method]", "GAN")
@@ -105,6 +107,7 @@ def test_creating_an_artwork_shows_it_in_place_and_it_lands_in_the_gallery(live_
     assert page.locator("#created .card").count() == 1
     assert page.locator("[data-created-empty]").is_hidden()
     assert page.locator("#created .method-badge").inner_text() == "GAN"
+    screenshot(page, "create-result")
 
     artwork = GeneratedArtwork.objects.get()
     assert artwork.pk == data["artwork_id"]
@@ -151,11 +154,13 @@ def test_like_button_updates_the_count_in_place(live_server, page):
     assert page.js_errors == []
 
 
-def test_picking_two_artworks_of_one_method_shows_the_morph_strip(live_server, page):
+def test_picking_two_artworks_of_one_method_shows_the_morph_strip(live_server, page, screenshot):
     first = _make_artwork("VAE", seed=1, title="start")
     second = _make_artwork("VAE", seed=2, title="finish")
     gan = _make_artwork("GAN", seed=3, title="gan")
     page.goto(f"{live_server.url}/")
+    _wait_images_loaded(page, "#artworks img")
+    screenshot(page, "gallery-home")
     go = page.locator("#pick-bar [data-pick-go]")
     assert go.is_disabled()
 
@@ -179,27 +184,33 @@ def test_picking_two_artworks_of_one_method_shows_the_morph_strip(live_server, p
     frames = page.locator("#strip img")
     assert frames.count() == generation.INTERPOLATION_STEPS >= 10
     _wait_images_loaded(page, "#strip img")
-    assert all(
-        src.startswith("data:image/png;base64,")
-        for src in page.eval_on_selector_all("#strip img", "imgs => imgs.map(img => img.src)")
-    )
+    sources = page.eval_on_selector_all("#strip img", "imgs => imgs.map(img => img.src)")
+    assert all(src.startswith("data:image/png;base64,") for src in sources)
+    assert sources[0] != sources[-1]  # the strip really moves from one artwork to the other
     # The two ends are shown as stored images, and they load too.
     _wait_images_loaded(page, "figure img")
     assert page.locator("h1").inner_text() == (
         f"From \u201c{titles[start_id]}\u201d to \u201c{titles[end_id]}\u201d"
     )
+    screenshot(page, "interpolate")
     assert page.js_errors == []
 
 
-def test_explore_draws_the_plotly_map_with_nothing_from_outside(live_server, page):
+def test_explore_draws_the_plotly_map_with_nothing_from_outside(live_server, page, screenshot):
     _make_artwork("VAE", title="star")
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto(f"{live_server.url}/explore/")
 
     page.wait_for_selector("#latent-scatter.js-plotly-plot .main-svg")
-    assert page.locator("#latent-scatter .scatterlayer .trace").count() >= 2  # digits + star
+    # plotly drew one SVG marker per encoded digit plus the artwork's star, in 11 traces.
+    assert page.locator("#latent-scatter .scatterlayer .trace").count() == 10 + 1
+    points = page.locator("#latent-scatter .scatterlayer .trace .point")
+    assert points.count() == generation.EXPLORER_SAMPLES + 1
+    assert page.locator("#latent-scatter .scatterlayer .trace:last-child .point").count() == 1
+    assert f"{generation.EXPLORER_SAMPLES} digits" in page.locator("main").inner_text()
     assert "1 artwork marked" in page.locator("main").inner_text()
+    screenshot(page, "explore")
     assert any(urlsplit(url).path.endswith("/plotly.min.js") for url in requested)
     outside = [
         url
@@ -244,7 +255,7 @@ def test_invalid_creativity_shows_the_servers_message_and_creates_nothing(
     assert page.js_errors == []
 
 
-def test_gallery_fits_a_phone_screen(live_server, page):
+def test_gallery_fits_a_phone_screen(live_server, page, screenshot):
     for seed, method in enumerate(["VAE", "GAN", "AUTOENCODER", "VAE"]):
         _make_artwork(method, seed=seed, title=f"A rather long artwork title number {seed}")
     page.set_viewport_size({"width": 390, "height": 844})
@@ -259,4 +270,5 @@ def test_gallery_fits_a_phone_screen(live_server, page):
     page.click(".navbar-toggler")
     page.locator("#site-nav a", has_text="Explore").wait_for(state="visible")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "gallery-phone")
     assert page.js_errors == []
