@@ -1,127 +1,561 @@
-"""The course's benchmark report: speed and quality bars, measured side by side in one run.
+"""The course's benchmark: speed bars measured side by side on this machine, in one run.
 
-Run with ``make bench`` (about two minutes on a 2-core laptop). Writes ``bench/report.md``.
-Everything is measured here, now, on this machine: ratios compare two things timed in the same
-run, so a slow or busy machine shifts both sides alike.
+``make bench`` runs everything (about 6 minutes on a 2-core laptop, 4 of them executing the
+notebooks) and writes ``bench/REPORT.md``::
+
+    python bench/run.py [--smoke] [--out PATH] [--skip-notebooks] [--only SECTION ...]
+
+``--smoke`` runs every section at tiny sizes in well under a minute; ``tests/test_bench.py``
+runs it so the bench cannot rot. The numbers of a smoke run mean nothing.
+
+Ratios compare two ways of doing the same job timed in the same run (alternating where they
+can), so a slow or busy machine shifts both sides alike. Trained checkpoints come from the
+shared folder (``COURSE_DATA_DIR``, else ``data/``); a full run trains missing ones with their
+recipes, a smoke run makes tiny ones in a temporary folder instead.
 """
 
 from __future__ import annotations
 
+import argparse
+import atexit
+import inspect
 import os
-import platform
+import secrets
+import shlex
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-REPORT = ROOT / "bench" / "report.md"
+if str(ROOT) not in sys.path:  # `python bench/run.py` puts only bench/ on the path
+    sys.path.insert(0, str(ROOT))
+
+from bench import baselines, serving  # noqa: E402
+from bench.report import Row, Section, format_seconds, now, render, speedup_row  # noqa: E402
+
+DJANGO_DIR = ROOT / "django_project"
+DEFAULT_OUT = ROOT / "bench" / "REPORT.md"
+PRIMARY, SECONDARY = "#2b6cb0", "#dd6b20"
+PATTERN_BARS = {"gradient": 100.0, "noise": 10.0}  # the others: not slower than the lesson
+HTTP_BAR = 50.0  # gallery requests per second over the lesson's
+NOTEBOOK_BAR_S = 60.0
 
 
-def _p50_ms(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """Median and 95th percentile wall time of ``fn`` in milliseconds."""
-    fn()  # warm up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
-    return statistics.median(times), times[int(0.95 * (len(times) - 1))]
+@dataclass(frozen=True)
+class Config:
+    """How big and how long each measurement is: the full bench, or the smoke version."""
 
+    smoke: bool
+    skip_notebooks: bool = False
+    workers: int = 2
+    pattern_sizes: tuple[int, ...] = (400, 800)
+    pattern_rounds: int = 7  # at least this many alternating timings of each side
+    pattern_budget_s: float = 1.0  # ... or more, up to about this long per pattern and size
+    warmup_s: float = 2.0
+    load_s: float = 10.0
+    train_epochs: int = 3
+    train_images: int | None = None  # None: the whole mnist5k training split
+    latency_repeats: int = 200
+    widget_repeats: int = 100
+    gallery_calls: int = 200
+    gallery_requests: int = 100
 
-def naive_gradient(width: int, height: int, top: tuple, bottom: tuple) -> Image.Image:
-    """The per-pixel ``putpixel`` loop the original lesson used, kept only to compare against."""
-    img = Image.new("RGB", (width, height))
-    for y in range(height):
-        t = y / height
-        colour = tuple(int(a * (1 - t) + b * t) for a, b in zip(top, bottom, strict=True))
-        for x in range(width):
-            img.putpixel((x, y), colour)
-    return img
-
-
-def bench_vae_bar(seconds: float = 30.0) -> list[str]:
-    """Train the CLI's VAE for ``seconds`` on mnist5k; report held-out negative ELBO (bar 115)."""
-    from course_lib.data import load_dataset
-    from course_lib.metrics import negative_elbo
-    from course_lib.models import VariationalAutoencoder
-    from course_lib.training import set_seed, train_vae
-
-    train, test = load_dataset("mnist5k", "train"), load_dataset("mnist5k", "test")
-    rows = []
-    for label, hidden in (
-        ("CLI default (hidden 400, latent 32)", 400),
-        ("lesson size (hidden 128, latent 32)", 128),
-    ):
-        set_seed(0)
-        model = VariationalAutoencoder(hidden_dim=hidden, latent_dim=32)
-        history = train_vae(model, train, time_budget=seconds, batch_size=64, progress=False)
-        nelbo = negative_elbo(model, test)
-        verdict = "pass" if nelbo <= 115 else "FAIL"
-        rows.append(
-            f"| VAE {seconds:.0f} s on mnist5k, {label} | {len(history)} epochs | "
-            f"held-out −ELBO **{nelbo:.1f} nats** | ≤ 115: {verdict} |"
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Config:
+        workers = args.workers or min(2, os.cpu_count() or 1)
+        if not args.smoke:
+            return cls(smoke=False, skip_notebooks=args.skip_notebooks, workers=workers)
+        return cls(
+            smoke=True,
+            skip_notebooks=args.skip_notebooks,
+            workers=args.workers or 1,  # each worker imports torch and Django: keep it quick
+            pattern_sizes=(48, 96),
+            pattern_rounds=2,
+            pattern_budget_s=0.02,
+            warmup_s=0.3,
+            load_s=1.0,
+            train_epochs=1,
+            train_images=256,
+            latency_repeats=5,
+            widget_repeats=5,
+            gallery_calls=3,
+            gallery_requests=6,
         )
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def timings(fn: Callable[[], object], repeats: int, warmup: int = 1) -> list[float]:
+    """Wall times of ``repeats`` calls in seconds, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - tick)
+    return samples
+
+
+def alternate(
+    first: Callable[[], object], second: Callable[[], object], *, rounds: int, budget_s: float
+) -> tuple[list[float], list[float]]:
+    """Time two functions in alternation, so load changes on the machine hit both alike.
+
+    Runs ``rounds`` rounds, or more for quick functions: as many as fit in ``budget_s`` (up to
+    500), because a median of a few sub-millisecond timings is mostly noise.
+    """
+    a, b = timings(first, 1), timings(second, 1)  # first calls also warm caches up
+    rounds = int(min(500, max(rounds, budget_s / max(a[0] + b[0], 1e-9))))
+    for _ in range(rounds - 1):
+        a += timings(first, 1, warmup=0)
+        b += timings(second, 1, warmup=0)
+    return a, b
+
+
+def p50_ms(samples: list[float]) -> str:
+    return f"p50 {format_seconds(statistics.median(samples))}"
+
+
+def gallery_checkpoints() -> dict[str, str]:
+    """The recipe behind each of the gallery's methods, from the gallery itself.
+
+    ``gallery.generation`` imports only ``course_lib`` and plotting/scikit-learn, no Django, so
+    this works before (and without) Django is set up.
+    """
+    if str(DJANGO_DIR) not in sys.path:
+        sys.path.insert(0, str(DJANGO_DIR))
+    from gallery import generation
+
+    return dict(generation.CHECKPOINTS)
+
+
+def train_recipe(name: str, data, epochs: int) -> tuple[torch.nn.Module, list[dict]]:
+    """Build the model of recipe ``name`` and train it on ``data`` as the recipe says, but for
+    ``epochs`` epochs; returns the model (a GAN's generator) and its history. Mirrors
+    ``course_lib.recipes.get`` without its checkpoint caching."""
+    from course_lib import models, training
+    from course_lib.recipes import RECIPES
+
+    recipe = RECIPES[name]
+    config, input_dim = recipe.config, int(data.images[0].numel())
+    settings = {
+        "epochs": epochs,
+        "batch_size": recipe.batch_size,
+        "lr": recipe.lr,
+        "seed": recipe.seed,
+        "progress": False,
+        **recipe.extra,
+    }
+    torch.manual_seed(recipe.seed)
+    if recipe.kind == "ae":
+        model = models.AutoencoderModel(input_dim=input_dim, **config)
+        return model, training.train_autoencoder(model, data, **settings)
+    if recipe.kind == "vae":
+        model = models.VariationalAutoencoder(input_dim=input_dim, **config)
+        return model, training.train_vae(model, data, **settings)
+    if recipe.kind == "gan":
+        model = models.Generator(output_dim=input_dim, **config)
+        critic = models.Discriminator(input_dim=input_dim, hidden_dim=config["hidden_dim"])
+        return model, training.train_gan(model, critic, data, **settings)
+    if recipe.kind == "conv_gan":
+        model = models.ConvGenerator(**config)
+        critic = models.ConvDiscriminator(width=config["width"])
+        return model, training.train_conv_gan(model, critic, data, **settings)
+    raise ValueError(f"the bench does not know how to train a {recipe.kind!r} recipe ({name})")
+
+
+_prepared: Path | None = None
+
+
+def prepare_checkpoints(cfg: Config) -> Path:
+    """The data folder holding the gallery's checkpoints; made ready once per run.
+
+    A full run trains missing ones with their recipes into the shared folder (as ``make
+    gallery`` would). A smoke run never writes there: if any is missing it trains stand-ins for
+    one epoch on 256 digits in a temporary folder and points ``COURSE_DATA_DIR`` at it.
+    """
+    global _prepared
+    from course_lib import checkpoints, recipes
+    from course_lib.data import load_dataset
+    from course_lib.paths import checkpoint_path, data_dir
+
+    if _prepared is not None:
+        return _prepared
+    names = gallery_checkpoints().values()
+    missing = [name for name in names if not checkpoint_path(name).is_file()]
+    if missing and cfg.smoke:
+        folder = tempfile.mkdtemp(prefix="bench-smoke-data-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ["COURSE_DATA_DIR"] = folder
+        for name in names:
+            dataset = recipes.RECIPES[name].dataset
+            model, _ = train_recipe(name, _subset(load_dataset(dataset, "train"), 256), epochs=1)
+            checkpoints.save(model, checkpoint_path(name), smoke=True)
+    else:
+        for name in missing:
+            print(f"[bench] training the missing checkpoint {name} with its recipe", flush=True)
+            recipes.get(name, progress=True)
+    _prepared = data_dir()
+    return _prepared
+
+
+def _subset(data, n: int | None):
+    """The first ``n`` images of an in-memory dataset (all of them when ``n`` is None)."""
+    from course_lib.data import ImageDataset
+
+    if n is None:
+        return data
+    images, labels = data.images[:n].clone(), data.labels[:n].clone()
+    return ImageDataset(images, labels, data.classes, f"{data.name}/{n}")
+
+
+# --- 1. patterns ------------------------------------------------------------------------------
+
+
+def bench_patterns(cfg: Config) -> list[Row]:
+    """Each ImageChef pattern against lesson-style code drawing the same picture on the same
+    canvas (`bench/baselines.py`): `putpixel` loops for the gradient and for every pixel of the
+    noise clusters (both give ImageChef's exact pixels), `ImageDraw` calls for the shapes. The
+    two sides are timed in alternation; medians."""
+    from course_lib.patterns import PATTERN_TYPES, ImageChef
+
+    rows = []
+    for size in cfg.pattern_sizes:
+        for name in PATTERN_TYPES:
+            seed = {"seed": 0} if name in ("noise", "geometric") else {}
+            baseline, course = baselines.BASELINES[name], getattr(ImageChef, f"create_{name}")
+            slow, fast = alternate(
+                lambda b=baseline, s=seed, n=size: b(n, n, PRIMARY, SECONDARY, **s),
+                lambda c=course, s=seed, n=size: c(n, n, PRIMARY, SECONDARY, **s),
+                rounds=cfg.pattern_rounds,
+                budget_s=cfg.pattern_budget_s,
+            )
+            rows.append(
+                speedup_row(f"{name} {size}x{size}", slow, fast, at_least=PATTERN_BARS.get(name))
+            )
     return rows
 
 
-def bench_threads(epochs: int = 5) -> list[str]:
-    """Training throughput with 1 vs 2 PyTorch threads (why notebooks and workers use 1)."""
-    from course_lib.data import load_dataset
-    from course_lib.models import VariationalAutoencoder
-    from course_lib.training import train_vae
+# --- 2. a generation request over HTTP --------------------------------------------------------
 
-    train = load_dataset("mnist5k", "train")
+
+def _site_env(folder: Path) -> dict[str, str]:
+    """Environment for a production-style gallery on a throwaway database and media folder."""
+    db = folder / "db.sqlite3"
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "gallery_site.settings",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": f"{serving.HOST},localhost",
+        # Plain HTTP on localhost: no redirect to HTTPS, cookies that work without TLS.
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SESSION_COOKIE_SECURE": "false",
+        "DJANGO_CSRF_COOKIE_SECURE": "false",
+        "DJANGO_SECURE_HSTS_SECONDS": "0",
+        "GALLERY_DB": str(db),
+        "DATABASE_URL": f"sqlite:///{db}",
+        "GALLERY_MEDIA_ROOT": str(folder / "media"),
+        "MPLBACKEND": "Agg",
+    }
+
+
+def _migrate(env: dict[str, str]) -> None:
+    """Create the throwaway database's tables, as a deployment would before serving.
+
+    ``--skip-checks``: the system checks import every view (torch, scikit-learn, plotly) and
+    take most of the time; the servers' own startup imports them anyway.
+    """
+    result = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "--skip-checks"],
+        cwd=DJANGO_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"migrate failed:\n{result.stderr[-2000:]}")
+
+
+def _drive(server: serving.Server, request: serving.Request, cfg: Config) -> serving.LoadResult:
+    """Warm every worker up (models load on first use), then measure a bounded load loop."""
+    threads = 2 * cfg.workers  # enough to keep every worker busy
+    serving.load(server, request, threads=threads, seconds=cfg.warmup_s)
+    return serving.load(server, request, threads=threads, seconds=cfg.load_s)
+
+
+def bench_http(cfg: Config) -> list[Row]:
+    """`POST /create/` (GAN) on the gallery under gunicorn with its production settings
+    (`gunicorn.conf.py`, DEBUG off), which generates, stores the PNG and writes a row in a
+    temporary SQLite database, against the lesson's request path: a bench-only WSGI app
+    (`bench/lesson_app.py`, gunicorn, same workers) that reloads the GAN's weights from the
+    checkpoint and draws the image on a pyplot figure for every request. Each server is measured
+    while the other sits idle: `2 x workers` client threads (`http.client`, one connection per
+    request) for a fixed time after a warm-up."""
+    from course_lib.paths import checkpoint_path
+
+    prepare_checkpoints(cfg)
+    lesson_checkpoint = str(checkpoint_path(gallery_checkpoints()["GAN"]))
+    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
+        folder = Path(tmp)
+        env = _site_env(folder)
+        servers: list[serving.Server] = []
+        try:
+            # Both servers start (importing torch and Django takes seconds) while the database
+            # is migrated; no request reaches a database before migrate is done. Each server is
+            # measured on its own later, the other one sitting idle.
+            lesson_server = serving.start(
+                "lesson_app:application",
+                cwd=ROOT / "bench",
+                env={**env, "LESSON_CHECKPOINT": lesson_checkpoint},
+                workers=cfg.workers,
+                log=folder / "lesson.log",
+            )
+            servers.append(lesson_server)
+            gallery_server = serving.start(
+                "gallery_site.wsgi:application",
+                cwd=DJANGO_DIR,
+                env=env,
+                workers=cfg.workers,
+                log=folder / "gallery.log",
+            )
+            servers.append(gallery_server)
+            _migrate(env)
+
+            gallery_server.wait_ready("/create/")
+            token = serving.csrf_token(gallery_server, "/create/")
+            create = serving.form_post(
+                "/create/",
+                "method=GAN&creativity=1.0",
+                {"Cookie": f"csrftoken={token}", "X-CSRFToken": token},
+            )
+            gallery = _drive(gallery_server, create, cfg)
+            page = _drive(gallery_server, serving.get("/create/"), cfg)
+
+            lesson_server.wait_ready("/")
+            lesson = _drive(lesson_server, serving.form_post("/", ""), cfg)
+        finally:
+            serving.stop(servers)
+
+    def rate(result: serving.LoadResult) -> str:
+        return f"{result.per_second:.1f}/s ({result.ok} in {result.seconds:.1f} s)"
+
+    def problems(result: serving.LoadResult) -> str:
+        seen = {f"HTTP {s}": n for s, n in result.statuses.items() if s != 200}
+        seen.update(result.failures)
+        return ", ".join(f"{k}: {n}" for k, n in seen.items()) or "none"
+
+    def over(numerator: float, denominator: float) -> float | None:
+        return numerator / denominator if numerator and denominator else None
+
+    ratio = over(gallery.per_second, lesson.per_second)
+    rows = [
+        Row(
+            f"`POST /create/` requests per second, {cfg.workers} worker"
+            + ("s" if cfg.workers > 1 else ""),
+            course=rate(gallery),
+            baseline=rate(lesson),
+            ratio=ratio,
+            bar=f"≥ {HTTP_BAR:g}x",
+            passed=ratio is not None and ratio >= HTTP_BAR,
+        )
+    ]
+    rows.append(
+        Row(
+            "for scale: `GET /create/`, the form page (no model, no database), about the most "
+            "any Django view serves here",
+            course=rate(page),
+            baseline=rate(lesson),
+            ratio=over(page.per_second, lesson.per_second),
+        )
+    )
+    for label, q in (("p50", 50), ("p95", 95)):
+        slow, fast = lesson.percentile(q), gallery.percentile(q)
+        rows.append(
+            Row(
+                f"`POST /create/` latency {label}",
+                course=format_seconds(fast),
+                baseline=format_seconds(slow),
+                ratio=over(slow, fast),
+            )
+        )
+    rows.append(
+        Row(
+            "answers other than 200, failed connections",
+            course=problems(gallery) + f"; GET: {problems(page)}",
+            baseline=problems(lesson),
+            bar="none",
+            passed=gallery.errors == page.errors == lesson.errors == 0,
+        )
+    )
+    return rows
+
+
+# --- 3. training, decoding, PNG ---------------------------------------------------------------
+
+
+def bench_training(cfg: Config) -> list[Row]:
+    """Every shared mnist5k recipe (`course_lib/recipes.py`: architecture, batch size, learning
+    rate, training loop) trained with one thread; seconds per epoch are the median epoch.
+    Decoder latency is one forward pass of the same models in eval mode without gradients; PNG
+    encoding is Pillow's, as the gallery and the pattern studio use it."""
+    from course_lib import imaging
+    from course_lib.data import load_dataset
+    from course_lib.patterns import ImageChef
+    from course_lib.recipes import RECIPES
+
+    data = _subset(load_dataset("mnist5k", "train"), cfg.train_images)
+    rows = []
+    models = {}
+    for name, recipe in RECIPES.items():
+        if recipe.dataset != "mnist5k":
+            continue
+        model, history = train_recipe(name, data, cfg.train_epochs)
+        models[name] = model.eval()
+        per_epoch = statistics.median(record["seconds"] for record in history)
+        dims = ", ".join(f"{k} {v}" for k, v in recipe.config.items())
+        rows.append(
+            Row(
+                f"{name} ({recipe.kind}, {dims}): one epoch of {len(data):,} digits, 1 thread",
+                course=f"{per_epoch:.2f} s (median of {len(history)})",
+            )
+        )
+    rows.append(_threads_row(data, cfg))
+
+    for name, model in models.items():
+        for batch in (1, 64):
+            z = torch.randn(batch, model.latent_dim)
+            with torch.no_grad():
+                samples = timings(lambda m=model, z=z: m.decode(z), cfg.latency_repeats, warmup=3)
+            rows.append(Row(f"{name} decoder, batch {batch}", course=p50_ms(samples)))
+
+    digit = data.images[0]
+    mandala = ImageChef.create_mandala(400, 400, PRIMARY, SECONDARY)
+    noise = ImageChef.create_noise(400, 400, PRIMARY, SECONDARY, seed=0)
+    for label, encode in (
+        ("PNG encode, one 28x28 digit", lambda: imaging.to_png_bytes(digit)),
+        ("PNG encode, one digit at the gallery's 224x224", lambda: imaging.to_png_bytes(digit, 8)),
+        ("PNG encode, 400x400 mandala", lambda: imaging.to_png_bytes(mandala)),
+        ("PNG encode, 400x400 noise", lambda: imaging.to_png_bytes(noise)),
+    ):
+        rows.append(Row(label, course=p50_ms(timings(encode, cfg.latency_repeats, warmup=3))))
+    return rows
+
+
+def _threads_row(data, cfg: Config) -> Row:
+    """VAE epoch time with 1 vs 2 PyTorch threads: why notebooks and web workers use one."""
     seconds = {}
     original = torch.get_num_threads()
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        model = VariationalAutoencoder(hidden_dim=400, latent_dim=32)
-        start = time.perf_counter()
-        train_vae(model, train, epochs=epochs, batch_size=64, progress=False)
-        seconds[threads] = (time.perf_counter() - start) / epochs
-    torch.set_num_threads(original)
-    return [
-        f"| VAE epoch (4,000 digits), 1 thread vs 2 threads | {seconds[1]:.2f} s vs "
-        f"{seconds[2]:.2f} s | 2 threads are {seconds[1] / seconds[2]:.2f}x as fast | "
-        "idle machine only; see README |"
-    ]
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            _, history = train_recipe("vae_mnist5k", data, cfg.train_epochs)
+            seconds[threads] = statistics.median(record["seconds"] for record in history)
+    finally:
+        torch.set_num_threads(original)
+    return Row(
+        "vae_mnist5k epoch, 1 thread vs 2 threads (2 are faster only on an idle machine)",
+        course=f"1 thread {seconds[1]:.2f} s, 2 threads {seconds[2]:.2f} s",
+    )
 
 
-def bench_patterns() -> list[str]:
-    """Vectorised ImageChef gradient vs the lesson's per-pixel loop, 800x800."""
-    from course_lib.patterns import ImageChef
+# --- 4. notebooks -----------------------------------------------------------------------------
 
-    naive_ms, _ = _p50_ms(lambda: naive_gradient(800, 800, (255, 0, 0), (0, 0, 255)), 3)
-    fast_ms, _ = _p50_ms(lambda: ImageChef.create_gradient(800, 800, "#FF0000", "#0000FF"), 20)
-    rows = [
-        f"| gradient 800x800: per-pixel loop vs ImageChef | {naive_ms:.0f} ms vs "
-        f"{fast_ms:.1f} ms | **{naive_ms / fast_ms:.0f}x** faster | ≥ 20x: "
-        f"{'pass' if naive_ms / fast_ms >= 20 else 'FAIL'} |"
-    ]
-    for name in ("mandala", "geometric", "noise", "spiral"):
-        ms, _ = _p50_ms(
-            lambda name=name: getattr(ImageChef, f"create_{name}")(800, 800, "#FF0000", "#0000FF"),
-            10,
-        )
-        rows.append(f"| {name} 800x800 | {ms:.1f} ms | | |")
+SMOKE_NOTEBOOK = [
+    "from course_lib.paths import checkpoint_dir\nprint('checkpoints in', checkpoint_dir())",
+    "import torch\nprint(torch.ones(3).sum().item())",
+]
+
+
+def bench_notebooks(cfg: Config) -> list[Row]:
+    """Every course notebook executed in course order with nbclient (kernel `python3`) on a
+    temporary copy, with an empty temporary data folder: the learner's first run, every model
+    trained from scratch. Seconds per notebook include starting its kernel."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    if cfg.skip_notebooks:
+        return [Row("notebooks", course="skipped (--skip-notebooks)")]
+    with tempfile.TemporaryDirectory(prefix="bench-notebooks-") as tmp:
+        copy = Path(tmp)
+        if cfg.smoke:
+            notebook = nbformat.v4.new_notebook()
+            notebook.cells = [nbformat.v4.new_code_cell(source) for source in SMOKE_NOTEBOOK]
+            nbformat.write(notebook, copy / "smoke.ipynb")
+        else:
+            for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]*.ipynb")):  # 03b too
+                shutil.copy2(path, copy / path.name)
+        # Notebook 00 shows the checkpoint folder relative to the repository, so the throwaway
+        # data folder lives inside it (data/runs/ is git-ignored) for a full run.
+        parent = None if cfg.smoke else ROOT / "data" / "runs"
+        if parent is not None:
+            parent.mkdir(parents=True, exist_ok=True)
+        data = Path(tempfile.mkdtemp(prefix="bench-notebooks-data-", dir=parent))
+        saved = os.environ.get("COURSE_DATA_DIR")
+        os.environ["COURSE_DATA_DIR"] = str(data)  # the kernels inherit it
+        rows, total = [], 0.0
+        try:
+            for path in sorted(copy.glob("*.ipynb")):
+                notebook = nbformat.read(path, as_version=4)
+                client = NotebookClient(
+                    notebook,
+                    kernel_name="python3",
+                    timeout=600,
+                    resources={"metadata": {"path": str(copy)}},
+                )
+                tick = time.perf_counter()
+                try:
+                    client.execute()
+                except Exception as err:  # a failing cell: say which, keep timing the rest
+                    first = str(err).strip().splitlines()[-1] if str(err).strip() else ""
+                    rows.append(Row(f"{path.stem}: {type(err).__name__} {first}"[:300], error=True))
+                    continue
+                seconds = time.perf_counter() - tick
+                total += seconds
+                rows.append(
+                    Row(
+                        path.stem,
+                        course=f"{seconds:.1f} s",
+                        bar=f"< {NOTEBOOK_BAR_S:g} s",
+                        passed=seconds < NOTEBOOK_BAR_S,
+                    )
+                )
+        finally:
+            if saved is None:
+                os.environ.pop("COURSE_DATA_DIR", None)
+            else:
+                os.environ["COURSE_DATA_DIR"] = saved
+            shutil.rmtree(data, ignore_errors=True)
+    minutes, seconds = divmod(round(total), 60)
+    rows.append(Row("the whole course, in order", course=f"{minutes} min {seconds:02d} s"))
     return rows
 
 
-def bench_widgets() -> list[str]:
-    """Kernel-side slider latency with the course VAE (bar: well under 50 ms)."""
-    from course_lib import recipes
+# --- 5. widgets and the gallery in-process ----------------------------------------------------
+
+
+def bench_widgets(cfg: Config) -> list[Row]:
+    """Kernel-side time from a slider change to the new image with the course VAE
+    (`course_lib.widgets.measure_latency`); a widget feels instant well under 50 ms."""
+    from course_lib import checkpoints
     from course_lib.data import load_dataset
+    from course_lib.paths import checkpoint_path
     from course_lib.widgets import interpolation_slider, latent_sliders, measure_latency
 
-    vae, _ = recipes.get("vae_mnist5k", progress=False)
+    prepare_checkpoints(cfg)
+    vae = checkpoints.load(checkpoint_path(gallery_checkpoints()["VAE"])).eval()
     test = load_dataset("mnist5k", "test")
     with torch.no_grad():
         mu = vae.encode(test.images[:2])[0]
@@ -130,86 +564,143 @@ def bench_widgets() -> list[str]:
         ("latent sliders", latent_sliders(vae, z=mu[0])),
         ("interpolation slider", interpolation_slider(vae, mu[0], mu[1])),
     ):
-        result = measure_latency(widget, repeats=100)
-        verdict = "pass" if result["p50_ms"] < 50 else "FAIL"
+        result = measure_latency(widget, repeats=cfg.widget_repeats)
         rows.append(
-            f"| widget update, {label} | p50 {result['p50_ms']:.2f} ms, "
-            f"p95 {result['p95_ms']:.2f} ms | | < 50 ms: {verdict} |"
+            Row(
+                f"widget update, {label}",
+                course=f"p50 {result['p50_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms",
+                bar="p50 < 50 ms",
+                passed=result["p50_ms"] < 50,
+            )
         )
     return rows
 
 
-def bench_gallery() -> list[str]:
-    """Gallery latency and model loads, if the Django app's bench module is there."""
-    sys.path.insert(0, str(ROOT / "django_project"))
-    try:
-        from gallery import bench as gallery_bench
-    except ImportError as err:
-        return [f"| gallery | not measured ({err}) | | |"]
-    result = gallery_bench.run(n=200)
+def bench_gallery(cfg: Config) -> list[Row]:
+    """The gallery's views called in-process through Django's test client (no HTTP, no server)
+    on a throwaway in-memory database: where a request's time goes, and proof that each model
+    is loaded once per process, not per request (`django_project/gallery/bench.py`)."""
+    prepare_checkpoints(cfg)
+    if str(DJANGO_DIR) not in sys.path:
+        sys.path.insert(0, str(DJANGO_DIR))
+    from gallery import bench as gallery_bench
+
+    result = gallery_bench.run(n=cfg.gallery_calls, requests=cfg.gallery_requests)
+    if "error" in result:
+        raise RuntimeError(result["error"])
     rows = []
     for label, key in (("cached-model generate()", "generate"), ("POST /create/", "post_create")):
         for method, stats in result[key].items():
             rows.append(
-                f"| {label}, {method} (in-process, {stats['n']} calls) | "
-                f"p50 {stats['p50_ms']:.2f} ms, p90 {stats['p90_ms']:.2f} ms | | |"
+                Row(
+                    f"{label}, {method}, {stats['n']} calls",
+                    course=f"p50 {stats['p50_ms']:.2f} ms, p90 {stats['p90_ms']:.2f} ms",
+                )
             )
     loads = result["model_loads_during_requests"]
-    ok = all(count <= 1 for count in loads.values())
     rows.append(
-        f"| model loads during {result['requests']} requests | "
-        f"{', '.join(f'{m} {c}' for m, c in loads.items())} | | "
-        f"≤ 1 per model: {'pass' if ok else 'FAIL'} |"
+        Row(
+            f"checkpoint loads during {result['requests']} requests",
+            course=", ".join(f"{method} {count}" for method, count in loads.items()),
+            bar="1 per model",
+            passed=all(count == 1 for count in loads.values()),
+        )
     )
     rows.append(
-        f"| GET /explore/ (first / then p50) | {result['explore_first_ms']:.0f} ms / "
-        f"{result['explore']['p50_ms']:.1f} ms | | |"
+        Row(
+            "GET /explore/, first call (builds the map) / then",
+            course=f"{result['explore_first_ms']:.0f} ms / "
+            f"p50 {result['explore']['p50_ms']:.1f} ms",
+        )
     )
     rows.append(
-        f"| GET /interpolate/a/b/ (12 frames) | p50 {result['interpolate_12']['p50_ms']:.1f} ms"
-        " | | |"
+        Row(
+            "GET /interpolate/a/b/ (12 frames)",
+            course=f"p50 {result['interpolate_12']['p50_ms']:.1f} ms",
+        )
     )
     return rows
 
 
-def main() -> int:
+# --- model quality ----------------------------------------------------------------------------
+
+
+def bench_quality(cfg: Config) -> list[Row]:
+    """Held-out negative ELBO of the VAE, classifier score and Fréchet distance of the GAN
+    (`course_lib.metrics`)."""
+    # PLACEHOLDER: the lead replaces this function with the quality figures from
+    # course_lib.metrics (VAE nats, GAN classifier score / Fréchet distance, with their bars):
+    # one Row each, e.g. Row("VAE held-out -ELBO after 30 s", course="109.2 nats",
+    # bar="≤ 110 nats", passed=True). Use cfg.smoke to shrink budgets in the smoke run.
+    return [Row("model quality", course="not measured yet")]
+
+
+# (key for --only, title, function). The function's docstring is printed above its table.
+SECTIONS: list[tuple[str, str, Callable[[Config], list[Row]]]] = [
+    ("patterns", "Pattern generation vs the lesson's per-pixel code", bench_patterns),
+    ("http", "A generation request over HTTP vs the lesson's request path", bench_http),
+    ("training", "Training, decoding and PNG encoding", bench_training),
+    ("notebooks", "Notebook execution, from scratch", bench_notebooks),
+    ("widgets", "Notebook widgets", bench_widgets),
+    ("gallery", "The gallery in-process", bench_gallery),
+    # --- Model quality: `("Model quality", bench_quality)`; the lead plugs course_lib.metrics in.
+    ("quality", "Model quality", bench_quality),
+]
+
+
+def _intro(fn: Callable[..., object]) -> str:
+    return " ".join((inspect.getdoc(fn) or "").split())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks the bench runs")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report file (Markdown)")
+    parser.add_argument("--skip-notebooks", action="store_true", help="skip section 4 (~4 min)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[key for key, _, _ in SECTIONS],
+        help="run only this section (repeat for several)",
+    )
+    parser.add_argument("--workers", type=int, help="gunicorn workers (default: up to 2)")
+    args = parser.parse_args(argv)
+    cfg = Config.from_args(args)
+    shlex_args = [shlex.quote(arg) for arg in (sys.argv[1:] if argv is None else argv)]
+
     torch.set_num_threads(1)
+    np.random.seed(0)
     os.environ.setdefault("COURSE_DATA_DIR", str(ROOT / "data"))
-    sections = [
-        ("Quality bar: VAE in 30 seconds", bench_vae_bar),
-        ("Threads", bench_threads),
-        ("Procedural patterns", bench_patterns),
-        ("Notebook widgets", bench_widgets),
-        ("Web gallery", bench_gallery),
-    ]
-    lines = [
-        "# Benchmark report",
-        "",
-        f"Made by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
-        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"torch {torch.__version__}.",
-        "",
-    ]
-    for title, fn in sections:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery_site.settings")
+    os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")  # the venv's python3 kernel
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+    started, clock = now(), time.perf_counter()
+    sections: list[Section] = []
+    for number, (key, title, fn) in enumerate(SECTIONS, 1):
+        if args.only and key not in args.only:
+            continue
         print(f"[bench] {title} ...", flush=True)
-        start = time.perf_counter()
-        rows = fn()
-        lines += [
-            f"## {title}",
-            "",
-            "| measurement | value | ratio / result | bar |",
-            "|---|---|---|---|",
-            *rows,
-            "",
-            f"_{time.perf_counter() - start:.0f} s to measure._",
-            "",
-        ]
-    REPORT.write_text("\n".join(lines))
-    print("\n".join(lines))
-    print(f"[bench] wrote {REPORT.relative_to(ROOT)}")
-    return 0
+        tick = time.perf_counter()
+        try:
+            rows = fn(cfg)
+        except Exception as err:  # report it in the table and go on with the other sections
+            traceback.print_exc()
+            rows = [Row(f"{type(err).__name__}: {err}".splitlines()[0][:300], error=True)]
+        sections.append(Section(number, key, title, _intro(fn), rows, time.perf_counter() - tick))
+        text = render(
+            sections,
+            command=" ".join(["python bench/run.py", *shlex_args]),
+            smoke=cfg.smoke,
+            started=started,
+            seconds=time.perf_counter() - clock,
+        )
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)  # after every section: a crash keeps what was measured
+    print(text)
+    print(f"[bench] wrote {args.out}")
+    return 1 if any(row.error for section in sections for row in section.rows) else 0
 
 
 if __name__ == "__main__":
-    np.random.seed(0)
     sys.exit(main())

@@ -1,0 +1,221 @@
+"""Start WSGI apps under gunicorn and drive them with a bounded load loop over localhost HTTP.
+
+The load loop is plain ``http.client`` in threads: each request opens its own connection (the
+sync workers close it after every answer), and the loop stops starting requests after a fixed
+number of seconds. Throughput counts only answers with the expected status.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+#: Sends one request on a fresh connection and returns the HTTP status it got.
+Request = Callable[[http.client.HTTPConnection], int]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A gunicorn master started by :func:`start`; ``log`` holds what it printed."""
+
+    process: subprocess.Popen
+    port: int
+    log: Path
+
+    def connection(self, timeout: float = 60.0) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(HOST, self.port, timeout=timeout)
+
+    def log_tail(self, lines: int = 15) -> str:
+        text = self.log.read_text(errors="replace") if self.log.is_file() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def wait_ready(self, path: str = "/", timeout: float = 120.0) -> None:
+        """Poll ``GET path`` until it answers 200; fail early if gunicorn exits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"gunicorn exited with status {self.process.returncode}:\n{self.log_tail()}"
+                )
+            try:
+                connection = self.connection(timeout=10)
+                connection.request("GET", path)
+                response = connection.getresponse()
+                response.read()
+                connection.close()
+                if response.status == 200:
+                    return
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not answer GET {path} within {timeout:.0f} s")
+
+
+def stop(servers: list[Server]) -> None:
+    """KILL each server's whole process group (master and workers) and reap it.
+
+    No graceful shutdown: these servers hold nothing worth saving (a throwaway database and
+    media folder), and a torch-loaded worker can take seconds to exit politely.
+    """
+    for server in servers:
+        # Only while the master is unreaped, so its group id cannot belong to anyone else yet
+        # (a worker whose master died exits on its own).
+        if server.process.poll() is None:
+            with suppress(ProcessLookupError):
+                os.killpg(server.process.pid, signal.SIGKILL)
+    for server in servers:
+        server.process.wait()
+
+
+def start(app: str, *, cwd: Path, env: dict[str, str], workers: int, log: Path) -> Server:
+    """Start serving ``app`` (``module:callable``) with ``workers`` worker processes; no wait.
+
+    gunicorn reads ``gunicorn.conf.py`` from ``cwd`` if there is one (the gallery's production
+    settings); the bind address and the worker count given here win over it. It runs in its own
+    process group, so :func:`stop` can make sure no worker outlives it. Call ``wait_ready``
+    before sending load.
+    """
+    port = free_port()
+    command = [
+        *(sys.executable, "-m", "gunicorn", app),
+        *("--bind", f"{HOST}:{port}", "--workers", str(workers)),
+        "--no-control-socket",  # the default one is per user: it would clash with other servers
+    ]
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return Server(process, port, log)
+
+
+def csrf_token(server: Server, path: str) -> str:
+    """GET ``path`` and return the ``csrftoken`` cookie Django sets on a page with a form."""
+    connection = server.connection()
+    connection.request("GET", path)
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    cookie = SimpleCookie()
+    for header in response.headers.get_all("Set-Cookie") or []:
+        cookie.load(header)
+    if response.status != 200 or "csrftoken" not in cookie:
+        raise RuntimeError(f"GET {path} answered {response.status} without a csrftoken cookie")
+    return cookie["csrftoken"].value
+
+
+def form_post(path: str, body: str, headers: dict[str, str] | None = None) -> Request:
+    """A request that POSTs a urlencoded ``body`` to ``path`` and reads the whole answer."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+    encoded = body.encode()
+
+    def send(connection: http.client.HTTPConnection) -> int:
+        connection.request("POST", path, body=encoded, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+
+    return send
+
+
+def get(path: str) -> Request:
+    """A request that GETs ``path`` and reads the whole answer."""
+
+    def send(connection: http.client.HTTPConnection) -> int:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+
+    return send
+
+
+@dataclass
+class LoadResult:
+    """What a load loop saw: latencies of good answers, every status, the time it took."""
+
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    statuses: Counter = field(default_factory=Counter)
+    failures: Counter = field(default_factory=Counter)  # exceptions by type name
+
+    @property
+    def ok(self) -> int:
+        return len(self.latencies)
+
+    @property
+    def errors(self) -> int:
+        return sum(self.failures.values()) + sum(
+            count for status, count in self.statuses.items() if status != 200
+        )
+
+    @property
+    def per_second(self) -> float:
+        return self.ok / self.seconds if self.seconds > 0 else 0.0
+
+    def percentile(self, q: float) -> float:
+        """Latency percentile in seconds (nearest rank), 0 when nothing succeeded."""
+        if not self.latencies:
+            return 0.0
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.latencies) if self.latencies else 0.0
+
+
+def load(server: Server, request: Request, *, threads: int, seconds: float) -> LoadResult:
+    """Keep ``threads`` requests in flight for ``seconds``; wait for the last ones to finish."""
+    lock = threading.Lock()
+    start = time.perf_counter()
+    deadline = start + seconds
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    failures: Counter = Counter()
+
+    def worker() -> None:
+        while time.perf_counter() < deadline:
+            tick = time.perf_counter()
+            connection = server.connection()
+            try:
+                status = request(connection)
+            except (OSError, http.client.HTTPException) as err:
+                with lock:
+                    failures[type(err).__name__] += 1
+                continue
+            finally:
+                connection.close()
+            elapsed = time.perf_counter() - tick
+            with lock:
+                statuses[status] += 1
+                if status == 200:
+                    latencies.append(elapsed)
+
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return LoadResult(time.perf_counter() - start, latencies, statuses, failures)
