@@ -3,7 +3,8 @@
 Examples::
 
     python -m course_lib train vae --dataset mnist5k --time-budget 30 --out checkpoints/vae.pt
-    python -m course_lib train gan --epochs 20
+    python -m course_lib train gan --time-budget 180
+    python -m course_lib train gan --arch mlp --epochs 60
     python -m course_lib info checkpoints/vae.pt
     python -m course_lib download mnist
 """
@@ -18,6 +19,9 @@ import time
 from pathlib import Path
 
 KINDS = ("ae", "vae", "gan")
+ARCHS = ("conv", "mlp")
+#: Datasets of 28x28 digits, where the digit classifier can judge a GAN's samples.
+DIGIT_DATASETS = ("mnist5k", "mnist", "digits")
 DEFAULT_EPOCHS = 20
 
 
@@ -83,18 +87,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stop after this many seconds",
     )
+    train.add_argument(
+        "--arch",
+        choices=ARCHS,
+        default=None,
+        help="gan: conv (default; DCGAN with hinge loss, spectral norm, augmentation and "
+        "weight averaging) or mlp (the lesson's); ae/vae: mlp",
+    )
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument(
         "--latent-dim",
         type=_positive_int,
         default=None,
-        help="size of the latent code (default 32; 100 for the GAN's noise)",
+        help="size of the latent code (default 32; 64 for the GAN's noise)",
     )
     train.add_argument(
         "--hidden-dim",
         type=_positive_int,
         default=None,
-        help="width of the hidden layers (default 400 for ae/vae, 256 for gan)",
+        help="width of the hidden layers (default 400 for ae/vae, 256 for the mlp gan; "
+        "channels of the conv gan's 14x14 layer, default 32)",
     )
     train.add_argument(
         "--batch-size", type=_positive_int, default=None, help="mini-batch size (default 64)"
@@ -138,13 +150,30 @@ def _train(args: argparse.Namespace) -> int:
 
     from . import checkpoints
     from .data import load_dataset
-    from .metrics import negative_elbo, reconstruction_bce
-    from .models import AutoencoderModel, Discriminator, Generator, VariationalAutoencoder
+    from .metrics import negative_elbo, reconstruction_bce, sample_quality
+    from .models import (
+        AutoencoderModel,
+        ConvDiscriminator,
+        ConvGenerator,
+        Discriminator,
+        Generator,
+        VariationalAutoencoder,
+    )
     from .paths import checkpoint_path
-    from .training import resolve_device, set_seed, train_autoencoder, train_gan, train_vae
+    from .training import (
+        resolve_device,
+        set_seed,
+        train_autoencoder,
+        train_conv_gan,
+        train_gan,
+        train_vae,
+    )
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    arch = args.arch or ("conv" if args.kind == "gan" else "mlp")
+    if arch == "conv" and args.kind != "gan":
+        raise ValueError(f"--arch conv is only for gan; {args.kind} comes as mlp")
     epochs = args.epochs
     if epochs is None and args.time_budget is None:
         epochs = DEFAULT_EPOCHS
@@ -184,23 +213,38 @@ def _train(args: argparse.Namespace) -> int:
             metrics["test_neg_elbo_nats"] = round(negative_elbo(model, test_data), 3)
         metrics["test_recon_bce_nats"] = round(reconstruction_bce(model, test_data), 3)
     else:
-        model = Generator(
-            noise_dim=args.latent_dim or 100,
-            hidden_dim=args.hidden_dim or 256,
-            output_dim=input_dim,
-        )
-        critic = Discriminator(input_dim=input_dim, hidden_dim=args.hidden_dim or 256)
-        history = train_gan(model, critic, train_data, lr=args.lr or 1e-3, **budget)
+        if arch == "conv":
+            if input_dim != 784:
+                raise ValueError(
+                    f"the conv GAN draws 28x28 images; {dataset_name} has {input_dim} values "
+                    "per image (use --arch mlp)"
+                )
+            model = ConvGenerator(noise_dim=args.latent_dim or 64, width=args.hidden_dim or 32)
+            critic = ConvDiscriminator(width=args.hidden_dim or 32)
+            history = train_conv_gan(model, critic, train_data, lr=args.lr or 1e-3, **budget)
+        else:
+            model = Generator(
+                noise_dim=args.latent_dim or 100,
+                hidden_dim=args.hidden_dim or 256,
+                output_dim=input_dim,
+            )
+            critic = Discriminator(input_dim=input_dim, hidden_dim=args.hidden_dim or 256)
+            history = train_gan(model, critic, train_data, lr=args.lr or 1e-3, **budget)
         with torch.no_grad():
             real = critic(test_data.images.to(device) * 2 - 1).mean().item()
             fake = critic(model.sample(len(test_data), seed=args.seed) * 2 - 1).mean().item()
         metrics.update(test_d_real=round(real, 4), test_d_fake=round(fake, 4))
+        if dataset_name in DIGIT_DATASETS:
+            print("Judging 1,000 samples with the digit classifier ...", flush=True)
+            quality = sample_quality(model.sample(1000, seed=args.seed).cpu())
+            metrics.update({f"classifier_{k}": round(v, 3) for k, v in quality.items()})
     seconds = time.perf_counter() - started
 
     checkpoints.save(
         model,
         out,
         kind=args.kind,
+        arch=arch,
         dataset=dataset_name,
         seed=args.seed,
         epochs=len(history),

@@ -144,6 +144,50 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return {**payload["metadata"], "class": payload["class"], "config": payload["config"]}
 
 
+def _check_weights_fit(path: Path | str, name: str, config: dict, state_dict: Any) -> None:
+    """Refuse a config whose model would not match the stored tensors, before building it.
+
+    The model is first built on PyTorch's "meta" device, which records shapes but allocates
+    nothing: a damaged or hostile config such as ``hidden_dim=10**9`` would otherwise try to
+    allocate terabytes (a RuntimeError, or the process killed for memory). Once the shapes
+    match the stored tensors, the real model is no bigger than the file itself.
+    """
+    try:
+        with torch.device("meta"):
+            skeleton = MODEL_CLASSES[name](**config)
+    except TypeError as err:
+        raise ValueError(
+            f"{path} has constructor arguments that {name} does not take: {err}"
+        ) from None
+    except (ValueError, RuntimeError, OverflowError) as err:
+        raise ValueError(f"{path} has unusable constructor arguments for {name}: {err}") from None
+    if not isinstance(state_dict, dict) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor)
+        for key, value in state_dict.items()
+    ):
+        raise ValueError(f"{path}: the stored weights are not a dict of named tensors")
+    expected = {key: tuple(value.shape) for key, value in skeleton.state_dict().items()}
+    stored = {key: tuple(value.shape) for key, value in state_dict.items()}
+    if expected != stored:
+        missing = sorted(expected.keys() - stored.keys())
+        unexpected = sorted(stored.keys() - expected.keys())
+        resized = [
+            f"{key} is {stored[key]}, needs {expected[key]}"
+            for key in expected.keys() & stored.keys()
+            if stored[key] != expected[key]
+        ]
+        details = "; ".join(
+            part
+            for part in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"unexpected {', '.join(unexpected)}" if unexpected else "",
+                ", ".join(sorted(resized)),
+            )
+            if part
+        )
+        raise ValueError(f"{path}: the stored weights do not fit {name}({config}): {details}")
+
+
 def load(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     """Rebuild the model stored at ``path``, in eval mode, with ``.metadata`` attached."""
     payload = _read(path)
@@ -155,12 +199,11 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     config = payload.get("config")
     if not isinstance(config, dict):
         raise ValueError(f"{path} has no constructor arguments ('config')")
+    _check_weights_fit(path, name, config, payload.get("state_dict"))
     try:
         model = MODEL_CLASSES[name](**config)
-    except TypeError as err:
-        raise ValueError(
-            f"{path} has constructor arguments that {name} does not take: {err}"
-        ) from None
+    except (RuntimeError, MemoryError) as err:  # checked above; only a truly full memory is left
+        raise ValueError(f"{path}: cannot build {name}({config}): {err}") from None
     try:
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, KeyError) as err:

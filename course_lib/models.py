@@ -23,6 +23,9 @@ __all__ = [
     "VariationalAutoencoder",
     "Generator",
     "Discriminator",
+    "ConvGenerator",
+    "ConvDiscriminator",
+    "DigitClassifier",
     "vae_loss",
     "vae_loss_terms",
     "MODEL_CLASSES",
@@ -301,8 +304,134 @@ class Discriminator(nn.Module):
         return torch.sigmoid(self.logits(x))
 
 
+class ConvGenerator(nn.Module):
+    """A small DCGAN-style generator (Radford et al., 2016): noise -> 7x7 maps -> 14x14 -> 28x28.
+
+    Transposed convolutions double the resolution twice; batch normalisation keeps each layer's
+    activations in range, which is what lets a GAN train at a brisk learning rate on a CPU.
+    ``forward`` gives images ``(n, 1, 28, 28)`` in [-1, 1] (tanh), like the lesson's Generator.
+    """
+
+    def __init__(self, noise_dim: int = 64, width: int = 32):
+        super().__init__()
+        _check_dims(noise_dim=noise_dim, width=width)
+        self.config = {"noise_dim": noise_dim, "width": width}
+        self.noise_dim = self.latent_dim = noise_dim
+        self.image_shape = (1, 28, 28)
+        self.width = width
+        self.project = nn.Sequential(
+            nn.Linear(noise_dim, 2 * width * 7 * 7),
+            nn.BatchNorm1d(2 * width * 7 * 7),
+            nn.ReLU(inplace=True),
+        )
+        self.upsample = nn.Sequential(
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1),  # 7 -> 14
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),  # 14 -> 28
+            nn.Tanh(),
+        )
+
+    def forward(self, noise: torch.Tensor) -> torch.Tensor:
+        hidden = self.project(_check_latent(noise, self.noise_dim))
+        return self.upsample(hidden.reshape(noise.shape[0], 2 * self.width, 7, 7))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Noise -> images ``(n, 1, 28, 28)`` rescaled from [-1, 1] to [0, 1]."""
+        return (self(z) + 1) / 2
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int | None = None, temperature: float = 1.0) -> torch.Tensor:
+        """``n`` new images from N(0, I) noise (temperature scales the noise)."""
+        was_training = self.training
+        self.eval()  # batch norm uses its running statistics, so one image does not depend on
+        try:  # the others drawn with it
+            return self.decode(
+                _standard_normal(n, self.noise_dim, seed, _device_of(self), temperature)
+            )
+        finally:
+            self.train(was_training)
+
+
+class ConvDiscriminator(nn.Module):
+    """A convolutional critic with spectral normalisation (Miyato et al., 2018).
+
+    Spectral normalisation caps how fast each layer's output can change with its input, so the
+    critic cannot become arbitrarily sharp and its gradients stay useful to the generator.
+    ``logits`` gives raw scores ``(n, 1)`` (the hinge loss uses them); ``forward`` a
+    probability, like the lesson's Discriminator.
+    """
+
+    def __init__(self, width: int = 32, spectral_norm: bool = True):
+        super().__init__()
+        _check_dims(width=width)
+        self.config = {"width": width, "spectral_norm": bool(spectral_norm)}
+        self.input_dim = 784
+        norm = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
+        self.network = nn.Sequential(
+            norm(nn.Conv2d(1, width, 4, stride=2, padding=1)),  # 28 -> 14
+            nn.LeakyReLU(0.2, inplace=True),
+            norm(nn.Conv2d(width, 2 * width, 4, stride=2, padding=1)),  # 14 -> 7
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Flatten(),
+            norm(nn.Linear(2 * width * 7 * 7, 1)),
+        )
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Images in [-1, 1], ``(n, 1, 28, 28)`` or ``(n, 784)`` -> scores ``(n, 1)``."""
+        return self.network(_flatten_batch(x, 784).reshape(-1, 1, 28, 28))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.logits(x))
+
+
+# --- the judge: a small digit classifier for sample-quality metrics --------------------------
+
+
+class DigitClassifier(nn.Module):
+    """A small convolutional digit classifier whose only job is to judge generated digits.
+
+    ``course_lib.metrics`` trains it once, deterministically, on the training split and caches
+    it. Its class probabilities give the classifier score and its ``features`` (the 128 numbers
+    before the last layer) the Fréchet distance, the way Inception-v3 does for photos.
+    """
+
+    def __init__(self, features: int = 128):
+        super().__init__()
+        _check_dims(features=features)
+        self.config = {"features": features}
+        self.body = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, features),
+            nn.ReLU(inplace=True),
+        )
+        self.head = nn.Linear(features, 10)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(n, 1, 28, 28)`` or ``(n, 784)`` in [0, 1] -> features ``(n, features)``."""
+        return self.body(_flatten_batch(x, 784).reshape(-1, 1, 28, 28))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(n, 10)``."""
+        return self.head(self.features(x))
+
+
 #: The classes a checkpoint may name; anything else is refused when loading.
 MODEL_CLASSES: dict[str, type[nn.Module]] = {
     cls.__name__: cls
-    for cls in (AutoencoderModel, VariationalAutoencoder, Generator, Discriminator)
+    for cls in (
+        AutoencoderModel,
+        VariationalAutoencoder,
+        Generator,
+        Discriminator,
+        ConvGenerator,
+        ConvDiscriminator,
+        DigitClassifier,
+    )
 }

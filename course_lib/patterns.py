@@ -72,7 +72,7 @@ class ImageChef:
 
         cx, cy = (width - 1) / 2, (height - 1) / 2
         radius = min(width, height) / 2
-        n_rings = int(np.clip(min(width, height) // 50, 3, 10))  # more rings on bigger canvases
+        n_rings = min(max(min(width, height) // 50, 3), 10)  # more rings on bigger canvases
         step = radius / (n_rings + 1)  # distance between neighbouring rings
         ring_width = max(1, round(step / 4))
         petal_radius = max(1.0, step / 3)
@@ -146,7 +146,7 @@ class ImageChef:
         width, height, primary, secondary = _prepare(width, height, primary_color, secondary_color)
         rng = np.random.default_rng(seed)
 
-        max_radius = int(np.clip(round(min(width, height) / 80), 1, 5))  # 1 px on tiny images
+        max_radius = min(max(round(min(width, height) / 80), 1), 5)  # 1 px on tiny images
         mean_area = np.mean([(2 * r + 1) ** 2 for r in range(1, max_radius + 1)])
         # Squares covering 0.7x the canvas in total overlap to ink roughly half of it.
         n = max(1, round(0.7 * width * height / mean_area))
@@ -193,7 +193,12 @@ class ImageChef:
             ys = cy + growth * theta * np.sin(angle)
             colour = primary if arm % 2 == 0 else secondary
             points = list(zip(xs.tolist(), ys.tolist(), strict=True))
-            draw.line(points, fill=colour, width=line_width, joint="curve")  # round joints
+            # One polyline, then a disc on every joint to round it: Pillow's joint="curve"
+            # does the same job about three times slower.
+            draw.line(points, fill=colour, width=line_width)
+            half = line_width / 2
+            for x, y in points:
+                draw.ellipse((x - half, y - half, x + half, y + half), fill=colour)
         return image
 
 

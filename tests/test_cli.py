@@ -15,7 +15,7 @@ from course_lib import checkpoints
 from course_lib.__main__ import main
 from course_lib.data import load_dataset
 from course_lib.metrics import negative_elbo, reconstruction_bce
-from course_lib.models import AutoencoderModel, Generator, VariationalAutoencoder
+from course_lib.models import AutoencoderModel, ConvGenerator, Generator, VariationalAutoencoder
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["--dataset", "digits", "--epochs", "1", "--hidden-dim", "16"]
@@ -77,9 +77,41 @@ def test_train_ae_writes_a_checkpoint_with_a_fitted_prior(tmp_path):
     )
 
 
-def test_train_gan_writes_the_generator(tmp_path):
+@pytest.fixture
+def judged(monkeypatch):
+    """Record the CLI's call to the digit judge instead of training one (tested elsewhere)."""
+    calls = []
+
+    def fake_quality(samples):
+        calls.append(samples)
+        return {"score_ratio": 0.5, "fd_ratio": 9.0}
+
+    monkeypatch.setattr("course_lib.metrics.sample_quality", fake_quality)
+    return calls
+
+
+def test_train_gan_defaults_to_the_conv_gan_and_judges_its_samples(tmp_path, judged, capsys):
     out = tmp_path / "g.pt"
     assert main(["train", "gan", *TINY, "--latent-dim", "8", "--out", str(out)]) == 0
+    model = checkpoints.load(out)
+    assert isinstance(model, ConvGenerator)
+    assert model.config == {"noise_dim": 8, "width": 16}
+    assert model.metadata["arch"] == "conv"
+    assert len(judged) == 1 and judged[0].shape == (1000, 1, 28, 28)
+    assert model.metadata["metrics"]["classifier_fd_ratio"] == 9.0
+    assert "classifier_score_ratio: 0.5" in capsys.readouterr().out
+    assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(model.metadata["history"][0])
+
+
+def test_conv_arch_is_refused_for_a_vae(capsys):
+    assert main(["train", "vae", *TINY, "--arch", "conv"]) == 2
+    _assert_one_line_error(capsys, "--arch conv is only for gan")
+
+
+def test_train_gan_writes_the_generator(tmp_path, judged):
+    out = tmp_path / "g.pt"
+    args = ["train", "gan", "--arch", "mlp", *TINY, "--latent-dim", "8", "--out", str(out)]
+    assert main(args) == 0
     model = checkpoints.load(out)
     assert isinstance(model, Generator)
     assert model.config == {"noise_dim": 8, "hidden_dim": 16, "output_dim": 784}
@@ -110,7 +142,8 @@ def test_time_budget_and_seed_are_honoured(tmp_path):
 def test_threads_option_sets_torch_threads(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(torch, "set_num_threads", calls.append)
-    assert main(["train", "gan", *TINY, "--threads", "1", "--out", str(tmp_path / "g.pt")]) == 0
+    out = str(tmp_path / "g.pt")
+    assert main(["train", "gan", "--arch", "mlp", *TINY, "--threads", "1", "--out", out]) == 0
     assert calls == [1]
 
 

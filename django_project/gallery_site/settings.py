@@ -99,6 +99,17 @@ def _trusted_origins() -> list[str]:
     return origins
 
 
+#: SQLite for several processes (web workers + task worker): wait for a lock instead of failing,
+#: take the write lock at BEGIN (no deadlocking lock upgrades), and use the write-ahead log with
+#: synchronous=NORMAL, which makes a commit a memory write instead of an fsync (about 17 ms on a
+#: laptop disk) while staying crash-safe.
+SQLITE_OPTIONS = {
+    "timeout": 20,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
+
+
 def _database() -> dict:
     """GALLERY_DB (a SQLite file) first, then DATABASE_URL, then the project's db.sqlite3."""
     sqlite_file = os.environ.get("GALLERY_DB")
@@ -115,13 +126,12 @@ def _database() -> dict:
         if not config.get("NAME"):
             raise ImproperlyConfigured("DATABASE_URL names no database (nothing after the host/)")
         if config["ENGINE"] == "django.db.backends.sqlite3":
-            config.setdefault("OPTIONS", {}).setdefault("timeout", 20)
+            config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
         return dict(config)
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": sqlite_file or str(BASE_DIR / "db.sqlite3"),
-        # A background worker and the web server share the file: wait rather than fail.
-        "OPTIONS": {"timeout": 20},
+        "OPTIONS": dict(SQLITE_OPTIONS),
     }
 
 
