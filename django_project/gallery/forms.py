@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django import forms
 
-from .generation import CREATIVITY_DEFAULT, CREATIVITY_MAX, CREATIVITY_MIN, PROJECTIONS
+from .generation import (
+    CREATIVITY_DEFAULT,
+    CREATIVITY_MAX,
+    CREATIVITY_MIN,
+    PROJECTIONS,
+    latent_size,
+)
 from .models import GeneratedArtwork, GenerationMethod
 
 CREATIVITY_ERROR = f"Creativity must be a number from {CREATIVITY_MIN} to {CREATIVITY_MAX}."
@@ -58,6 +64,29 @@ class CreateArtworkForm(forms.Form):
     )
 
 
+def different_models_message(first: GeneratedArtwork, second: GeneratedArtwork) -> str | None:
+    """Why two artworks of the same method still cannot be morphed, or None if they can.
+
+    A method's latent codes all have one size. Codes of different sizes come from different
+    models: a variation saved from the style studio is stored as a VAE artwork but was decoded
+    by its style's own small VAE (16 numbers), not by the gallery's digit VAE.
+    """
+    sizes = latent_size(first.latent_vector), latent_size(second.latent_vector)
+    if None in sizes or sizes[0] == sizes[1]:
+        return None
+    message = (
+        f"These artworks come from different models: #{first.pk}'s latent code has {sizes[0]} "
+        f"numbers and #{second.pk}'s has {sizes[1]} numbers, and only codes from one model can "
+        "be morphed into each other."
+    )
+    if first.generation_method == GenerationMethod.VAE:
+        message += (
+            " Variations saved from the style studio are drawn by their style's own small VAE, "
+            "not by the gallery's digit VAE, so they cannot be morphed with digit artworks."
+        )
+    return message
+
+
 class ArtworkChoiceField(forms.ModelChoiceField):
     """A select of stored artworks labelled with id, title and method."""
 
@@ -97,6 +126,8 @@ class InterpolatePickForm(forms.Form):
                 f"{first.generation_method}, #{second.pk} is {second.generation_method}. "
                 "Each model has its own latent space."
             )
+        if first and second and (message := different_models_message(first, second)):
+            raise forms.ValidationError(message)
         return data
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+import logging
 import math
 import threading
 from collections import Counter
@@ -31,6 +32,8 @@ from course_lib.latent import interpolate as interpolate_path
 from course_lib.models import AutoencoderModel, Generator, VariationalAutoencoder
 from course_lib.paths import checkpoint_path
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "CHECKPOINTS",
     "CREATIVITY_MAX",
@@ -40,12 +43,14 @@ __all__ = [
     "LatentMismatch",
     "LatentPoint",
     "ModelUnavailable",
+    "check_checkpoint",
     "clear_cache",
     "decode_latent",
     "generate",
     "get_model",
     "interpolate",
     "latent_map",
+    "latent_size",
     "load_count",
     "png_data_url",
 ]
@@ -79,11 +84,15 @@ INFERENCE_THREADS = 1
 
 
 class ModelUnavailable(RuntimeError):
-    """A method's checkpoint is missing or unreadable; the message says how to fix it."""
+    """A method's checkpoint is missing or unreadable; the message says how to fix it.
 
-    def __init__(self, method: str, message: str) -> None:
+    ``reason`` is the bare cause (no advice), for ``train_models`` to print.
+    """
+
+    def __init__(self, method: str, message: str, reason: str = "") -> None:
         super().__init__(message)
         self.method = method
+        self.reason = reason or message
 
 
 class LatentMismatch(ValueError):
@@ -156,8 +165,20 @@ def _configure_threads() -> None:
         _threads_configured = True
 
 
+#: What to do about a checkpoint that cannot be used: train_models retrains exactly those.
+RETRAIN_ADVICE = (
+    "Run `python manage.py train_models` (or `make gallery`), which trains again every "
+    "checkpoint that is missing or cannot be loaded (`--force` retrains all), then reload "
+    "this page."
+)
+
+
 def _load(method: str) -> nn.Module:
-    """Read the checkpoint, turning every way it can fail into a ModelUnavailable."""
+    """Read the checkpoint, turning every way it can fail into a ModelUnavailable.
+
+    Failures are never cached: the next request reads the file again, so a checkpoint that was
+    fixed (retrained) is used at once, without restarting the server.
+    """
     name = CHECKPOINTS[method]
     path = checkpoint_path(name)
     label = METHOD_LABELS[method]
@@ -166,23 +187,40 @@ def _load(method: str) -> nn.Module:
             method,
             f"The {label} is not trained yet (no checkpoint {path.name} in {path.parent}). "
             "Run `python manage.py train_models` (or `make gallery`), then reload this page.",
+            reason=f"no checkpoint {path}",
         )
     try:
         model = checkpoints.load(path)
     except (ValueError, OSError) as err:
+        # checkpoints.load refuses pickles that could run code and explains damaged files.
         raise ModelUnavailable(
             method,
-            f"The {label} checkpoint {path} could not be loaded ({err}). "
-            "Run `python manage.py train_models --force` to train it again.",
+            f"The {label} checkpoint cannot be used: {err}. {RETRAIN_ADVICE}",
+            reason=str(err),
+        ) from err
+    except Exception as err:  # a bug or an exotic failure: still a page that says what to do
+        logger.exception("loading %s failed", path)
+        raise ModelUnavailable(
+            method,
+            f"The {label} checkpoint {path} could not be loaded "
+            f"({type(err).__name__}: {err}). {RETRAIN_ADVICE}",
+            reason=f"{type(err).__name__}: {err}",
         ) from err
     expected = EXPECTED_CLASSES[method]
     if not isinstance(model, expected):
         raise ModelUnavailable(
             method,
             f"{path} holds a {type(model).__name__}, but the gallery needs a {expected.__name__} "
-            "for this method. Run `python manage.py train_models --force`.",
+            f"for this method. {RETRAIN_ADVICE}",
+            reason=f"{path} holds a {type(model).__name__}, not a {expected.__name__}",
         )
     return model.eval()
+
+
+def check_checkpoint(method: str) -> None:
+    """Raise ModelUnavailable if ``method``'s checkpoint is missing or unusable (no caching)."""
+    _check_method(method)
+    _load(method)
 
 
 def load_count(method: str) -> int:
@@ -247,7 +285,8 @@ def generate(method: str, creativity: float, seed: int | None = None) -> Generat
 def _latent_tensor(model: nn.Module, vector: Any, what: str = "latent vector") -> torch.Tensor:
     """A stored latent vector as a ``(1, d)`` tensor, checked against the model's latent size."""
     try:
-        array = np.asarray(vector, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # too big for float32: inf, refused
+            array = np.asarray(vector, dtype=np.float32)
     except (TypeError, ValueError):
         raise LatentMismatch(f"the {what} is not a list of numbers") from None
     if array.ndim != 1 or not np.all(np.isfinite(array)):
@@ -255,9 +294,19 @@ def _latent_tensor(model: nn.Module, vector: Any, what: str = "latent vector") -
     if array.size != model.latent_dim:
         raise LatentMismatch(
             f"the {what} has {array.size} numbers but the current model's latent space has "
-            f"{model.latent_dim} (was the model retrained with another size?)"
+            f"{model.latent_dim}, so another model made it (a style-studio style, or a model "
+            "trained with another latent size)"
         )
     return torch.from_numpy(array).unsqueeze(0)
+
+
+def latent_size(vector: Any) -> int | None:
+    """How many numbers a stored latent vector holds, or None if it is not a flat list."""
+    if isinstance(vector, list) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in vector
+    ):
+        return len(vector)
+    return None
 
 
 def decode_latent(method: str, z: Any) -> bytes:

@@ -7,12 +7,12 @@ import logging
 from django.db import DatabaseError, transaction
 from django.db.models import Count, F, Q
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 
 from . import generation
-from .forms import CreateArtworkForm, ExploreForm, InterpolatePickForm
+from .forms import CreateArtworkForm, ExploreForm, InterpolatePickForm, different_models_message
+from .guards import allow
 from .models import GeneratedArtwork, GenerationMethod
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def _unavailable(request: HttpRequest, error: generation.ModelUnavailable) -> Ht
     return render(request, "gallery/unavailable.html", {"message": str(error)}, status=503)
 
 
-@require_GET
+@allow("GET")
 def index(request: HttpRequest) -> HttpResponse:
     """The latest artworks in a grid, with how many each method has made."""
     counts = GeneratedArtwork.objects.aggregate(
@@ -51,7 +51,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "gallery/index.html", context)
 
 
-@require_http_methods(["GET", "POST"])
+@allow("GET", "POST", json=True)
 def create(request: HttpRequest) -> HttpResponse:
     """GET: the creation page. POST: generate an artwork, store it, answer JSON."""
     if request.method == "GET":
@@ -91,7 +91,7 @@ def create(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
+@allow("POST", json=True)
 def like(request: HttpRequest, artwork_id: int) -> JsonResponse:
     """Add one like, atomically in the database, and answer the new count."""
     with transaction.atomic():
@@ -104,11 +104,10 @@ def like(request: HttpRequest, artwork_id: int) -> JsonResponse:
     return JsonResponse({"success": True, "likes": likes})
 
 
-@require_GET
+@allow("GET")
 def interpolate(request: HttpRequest, first_id: int, second_id: int) -> HttpResponse:
     """A strip of images morphing from one artwork's latent vector to another's."""
-    first = get_object_or_404(GeneratedArtwork, pk=first_id)
-    second = get_object_or_404(GeneratedArtwork, pk=second_id)
+    first, second = _artwork_or_404(first_id), _artwork_or_404(second_id)
     context = {"first": first, "second": second, "steps": generation.INTERPOLATION_STEPS}
     if first.generation_method != second.generation_method:
         context["error"] = (
@@ -117,6 +116,11 @@ def interpolate(request: HttpRequest, first_id: int, second_id: int) -> HttpResp
             "space, so only artworks made by the same method can be morphed."
         )
         return render(request, "gallery/interpolate.html", context, status=400)
+    if message := different_models_message(first, second):
+        # Same method, yet codes of different sizes: e.g. a style-studio variation (its own
+        # small VAE) and a digit from the gallery's VAE. No current model can fit both.
+        context["error"] = message
+        return render(request, "gallery/interpolate.html", context, status=409)
     try:
         frames = generation.interpolate(
             first.generation_method, first.latent_vector, second.latent_vector
@@ -130,7 +134,15 @@ def interpolate(request: HttpRequest, first_id: int, second_id: int) -> HttpResp
     return render(request, "gallery/interpolate.html", context)
 
 
-@require_GET
+def _artwork_or_404(artwork_id: int) -> GeneratedArtwork:
+    """The artwork, or a 404 that names the missing id (the 404 page shows the message)."""
+    artwork = GeneratedArtwork.objects.filter(pk=artwork_id).first()
+    if artwork is None:
+        raise Http404(f"There is no artwork #{artwork_id}.")
+    return artwork
+
+
+@allow("GET")
 def interpolate_pick(request: HttpRequest) -> HttpResponse:
     """Choose two artworks to morph; a valid choice redirects to their strip."""
     if not request.GET:
@@ -143,7 +155,7 @@ def interpolate_pick(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@allow("GET")
 def explore(request: HttpRequest) -> HttpResponse:
     """Interactive map of the VAE's latent space with the gallery's VAE artworks on it."""
     form = ExploreForm(request.GET)

@@ -9,7 +9,8 @@ from django.core.paginator import Paginator
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from gallery.guards import allow
 
 from . import services
 from .forms import ImageGeneratorForm, PreviewForm
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 PAGE_SIZE = 9
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
+@allow("GET", "POST")
 def index(request: HttpRequest) -> HttpResponse:
     """Show the recipe form; a valid POST stores the pattern and opens the pattern gallery."""
     status = 200
@@ -44,7 +45,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "patterns/index.html", context, status=status)
 
 
-@require_safe
+@allow("GET")
 def gallery(request: HttpRequest) -> HttpResponse:
     """List stored patterns, newest first, nine per page (bad page numbers fall back safely)."""
     paginator = Paginator(GeneratedImage.objects.all(), PAGE_SIZE)
@@ -54,7 +55,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
     return render(request, "patterns/gallery.html", context)
 
 
-@require_POST
+@allow("POST", json=True)
 def preview(request: HttpRequest) -> JsonResponse:
     """Return a 150x150 PNG preview as a data URL, or 400 with the field errors."""
     form = PreviewForm(request.POST)

@@ -89,8 +89,19 @@ class Showcase:
 
 
 def check_image(data: bytes, label: str = "image") -> CheckedImage:
-    """Check an image's bytes with course_lib (format by content, size, bomb); ValueError if bad."""
-    image = course_styles.validate_image_bytes(data)
+    """Check an image's bytes with course_lib (format by content, size, bomb); ValueError if bad.
+
+    Pillow's decoders raise more than OSError on damaged files (a PNG with a garbled chunk
+    raises SyntaxError, found by the fuzz tests); every such failure means "damaged".
+    """
+    try:
+        image = course_styles.validate_image_bytes(data)
+    except ValueError:
+        raise
+    except Exception as error:
+        raise ValueError(
+            f"the image is damaged and could not be decoded ({type(error).__name__}: {error})"
+        ) from None
     try:
         return CheckedImage(label=label, data=bytes(data), format=image.format)
     finally:

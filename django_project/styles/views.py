@@ -8,10 +8,11 @@ from typing import Any
 from django.contrib import messages
 from django.db import DatabaseError
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from gallery.guards import allow
 
 from . import services
 from .forms import SampleStyleForm, StyleUploadForm, VariationForm
@@ -40,7 +41,7 @@ def _index_page(
     return render(request, "styles/index.html", context, status=status)
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
+@allow("GET", "POST")
 def index(request: HttpRequest) -> HttpResponse:
     """The upload form and the styles so far; a valid upload queues training and opens it."""
     if request.method != "POST":
@@ -60,7 +61,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return redirect("styles:detail", style.pk)
 
 
-@require_POST
+@allow("POST")
 def try_sample(request: HttpRequest) -> HttpResponse:
     """Start a new style from one of the shipped sample folders (for learners without images)."""
     form = SampleStyleForm(request.POST)
@@ -86,14 +87,22 @@ def _detail_context(style: Style) -> dict[str, Any]:
     return context
 
 
-@require_safe
+def _style_or_404(style_id: int) -> Style:
+    """The style, or a 404 that names the missing id (the 404 page shows the message)."""
+    style = Style.objects.filter(pk=style_id).first()
+    if style is None:
+        raise Http404(f"There is no style #{style_id}.")
+    return style
+
+
+@allow("GET")
 def detail(request: HttpRequest, style_id: int) -> HttpResponse:
     """A style's status while it trains; once trained, originals beside new variations."""
-    style = get_object_or_404(Style, pk=style_id)
+    style = _style_or_404(style_id)
     return render(request, "styles/detail.html", _detail_context(style))
 
 
-@require_safe
+@allow("GET", json=True)
 def status(request: HttpRequest, style_id: int) -> JsonResponse:
     """The style's status as JSON, polled by the detail page while it trains."""
     style = Style.objects.filter(pk=style_id).first()
@@ -117,10 +126,15 @@ def _form_errors(form: Form) -> str:
     return " ".join(message for messages_ in form.errors.values() for message in messages_)
 
 
-@require_POST
+@allow("POST", json=_wants_json)
 def save_variation(request: HttpRequest, style_id: int, index: int) -> HttpResponse:
     """Store one of the page's variations in the gallery as a VAE artwork."""
-    style = get_object_or_404(Style, pk=style_id)
+    style = Style.objects.filter(pk=style_id).first()
+    if style is None:
+        message = f"There is no style #{style_id}."
+        if _wants_json(request):
+            return JsonResponse({"success": False, "error": message}, status=404)
+        raise Http404(message)
     form = VariationForm({"index": index})
     error, code = None, 200
     if not form.is_valid():

@@ -9,6 +9,7 @@ import torch
 from django.db import DatabaseError
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 from PIL import Image
 
 from course_lib import checkpoints
@@ -139,3 +140,56 @@ def test_the_gallery_pages_still_work_with_a_style_artwork(
     assert explore.context["map"].artworks_skipped == 1
     morph = client.get(reverse("gallery:interpolate", args=[style_art.pk, digit_art.pk]))
     assert morph.status_code == 409
+
+
+def _digit_artwork() -> GeneratedArtwork:
+    digit = generation.generate("VAE", 1.0, seed=0)
+    return GeneratedArtwork.objects.create_with_image(
+        title="digit",
+        generation_method="VAE",
+        png_bytes=digit.png_bytes,
+        latent_vector=digit.latent_vector,
+    )
+
+
+def test_morphing_a_style_artwork_with_a_digit_says_they_come_from_different_models(
+    client: Client, done_style: Style, mnist_vae: None
+) -> None:
+    """Both are stored as VAE artworks, but their codes come from two models (16 numbers from
+    the style's VAE, 4 from the gallery's): the message says so, not "was it retrained?"."""
+    client.post(save_url(done_style, 0))
+    style_art = GeneratedArtwork.objects.get()
+    digit_art = _digit_artwork()
+    for first, second in ((style_art, digit_art), (digit_art, style_art)):
+        morph = client.get(reverse("gallery:interpolate", args=[first.pk, second.pk]))
+        assert morph.status_code == 409
+        message = morph.context["error"]
+        assert message.startswith("These artworks come from different models:")
+        sizes = {style_art.pk: 16, digit_art.pk: 4}
+        assert (
+            f"#{first.pk}'s latent code has {sizes[first.pk]} numbers and "
+            f"#{second.pk}'s has {sizes[second.pk]} numbers"
+        ) in message
+        assert "Variations saved from the style studio" in message
+        assert "retrained" not in message
+        assert escape(message) in morph.content.decode()
+
+    pick = client.get(
+        reverse("gallery:interpolate_pick"), {"first": style_art.pk, "second": digit_art.pk}
+    )
+    assert pick.status_code == 400
+    assert "These artworks come from different models" in pick.content.decode()
+
+
+def test_two_style_artworks_are_explained_as_made_by_another_model(
+    client: Client, done_style: Style, mnist_vae: None
+) -> None:
+    client.post(save_url(done_style, 0))
+    client.post(save_url(done_style, 1))
+    first, second = GeneratedArtwork.objects.order_by("pk")
+    morph = client.get(reverse("gallery:interpolate", args=[first.pk, second.pk]))
+    assert morph.status_code == 409
+    message = morph.context["error"]
+    assert "has 16 numbers but the current model's latent space has 4" in message
+    assert "another model made it (a style-studio style" in message
+    assert "retrained" not in message

@@ -1,4 +1,5 @@
-"""``python manage.py train_models``: train the gallery's models whose checkpoints are missing."""
+"""``python manage.py train_models``: train the gallery's models whose checkpoints are missing
+or cannot be loaded."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from gallery import generation
 class Command(BaseCommand):
     help = (
         "Train the course models the gallery uses (VAE, GAN, autoencoder on mnist5k) if their "
-        "checkpoints are missing from the shared folder; --force trains them again."
+        "checkpoints are missing from the shared folder or cannot be loaded (damaged, or not a "
+        "safe course_lib checkpoint); --force trains them all again."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -40,13 +42,25 @@ class Command(BaseCommand):
         for name in methods:
             recipe = generation.CHECKPOINTS[name]
             path = checkpoint_path(recipe)
-            if path.is_file() and not force:
-                self.stdout.write(f"{name}: {recipe} is already trained ({path}), skipped.")
-                continue
-            reason = "retraining (--force)" if path.is_file() else "no checkpoint yet, training"
+            retrain = force
+            if force:
+                reason = "retraining (--force)" if path.is_file() else "no checkpoint yet, training"
+            elif not path.is_file():
+                reason = "no checkpoint yet, training"
+            else:
+                # A damaged or foreign file would otherwise be "already trained" forever while
+                # the gallery answers 503 for it: retrain it instead.
+                try:
+                    generation.check_checkpoint(name)
+                except generation.ModelUnavailable as error:
+                    reason = f"the checkpoint cannot be used ({error.reason}), retraining"
+                    retrain = True
+                else:
+                    self.stdout.write(f"{name}: {recipe} is already trained ({path}), skipped.")
+                    continue
             self.stdout.write(f"{name}: {reason} {recipe} ...")
             self.stdout.flush()
-            recipes.get(recipe, progress=True, retrain=force)
+            recipes.get(recipe, progress=True, retrain=retrain)
             self.stdout.write(self.style.SUCCESS(f"{name}: saved {path}"))
             trained += 1
         generation.clear_cache()  # a process that serves after this must load the new weights
