@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -187,7 +188,8 @@ def validate_image_bytes(
         raise ValueError(
             f"the file is not an image Pillow can read; upload {', '.join(ALLOWED_FORMATS)}"
         ) from None
-    except OSError as err:
+    except (OSError, SyntaxError, EOFError, struct.error, IndexError) as err:
+        # Pillow reports a garbled chunk as SyntaxError (PNG) or struct/index errors (others).
         raise ValueError(f"the image is damaged or truncated: {err}") from None
     return image
 

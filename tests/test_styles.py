@@ -391,3 +391,16 @@ def test_transparent_pixels_become_white_not_black():
 
     clear = Image.new("RGBA", (8, 8), (255, 0, 0, 0))
     assert torch.allclose(_to_square_tensor(clear, 8), torch.ones(3, 8, 8))
+
+
+def test_a_png_with_a_garbled_chunk_is_a_clear_value_error():
+    from course_lib.styles import validate_image_bytes
+
+    # A 1x1 PNG whose IDAT chunk is 4 bytes too short: Pillow raises SyntaxError on decoding.
+    broken = (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02"
+        b"\x00\x00\x00\x90wS\xde\x00\x00\x00\x04IDATx\x9cc\x88o:\x04\x00\x02\xe7\x01"
+        b"\xa4\x0c\xe7=\xb1\x00\x00\x00\x00IEND\xaeB`\x82"
+    )
+    with pytest.raises(ValueError, match="damaged"):
+        validate_image_bytes(broken)
