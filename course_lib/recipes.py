@@ -70,7 +70,7 @@ RECIPES: dict[str, Recipe] = {
     # The upgrade of notebook 03b and the gallery's GAN: a small DCGAN with hinge loss,
     # spectral normalisation, shift augmentation and a weight average (train_conv_gan).
     "dcgan_mnist5k": Recipe(
-        "conv_gan", "mnist5k", {"noise_dim": 64, "width": 32}, epochs=EPOCHS_DCGAN, lr=1e-3
+        "conv_gan", "mnist5k", {"noise_dim": 32, "width": 32}, epochs=EPOCHS_DCGAN, lr=3e-3
     ),
     "vae_patterns": Recipe(
         "vae", "patterns", {"hidden_dim": 512, "latent_dim": 16}, epochs=100, lr=3e-3

@@ -30,6 +30,7 @@ from .models import (
     ConvGenerator,
     Discriminator,
     Generator,
+    MixturePriorVAE,
     VariationalAutoencoder,
     vae_loss_terms,
 )
@@ -297,8 +298,15 @@ def train_vae(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
     def step(x: torch.Tensor) -> dict[str, float]:
-        reconstructed, mu, logvar = model(x)
-        recon, kl = vae_loss_terms(reconstructed, x, mu, logvar)
+        if isinstance(model, MixturePriorVAE):  # KL estimated with the sampled code
+            mu, logvar = model.encode(x)
+            z = model.reparameterize(mu, logvar)
+            flat = x.reshape(x.shape[0], -1)
+            recon = F.binary_cross_entropy(model.decoder(z), flat, reduction="sum")
+            kl = model.kl_divergence(z, mu, logvar)
+        else:
+            reconstructed, mu, logvar = model(x)
+            recon, kl = vae_loss_terms(reconstructed, x, mu, logvar)
         loss = (recon + kl) / x.shape[0]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -443,7 +451,7 @@ def train_conv_gan(
     epochs: int | None = None,
     time_budget: float | None = None,
     batch_size: int = 64,
-    lr: float = 1e-3,
+    lr: float = 3e-3,
     betas: tuple[float, float] = (0.5, 0.999),
     ema_decay: float = 0.995,
     max_shift: int = 3,

@@ -15,7 +15,13 @@ from course_lib import checkpoints
 from course_lib.__main__ import main
 from course_lib.data import load_dataset
 from course_lib.metrics import negative_elbo, reconstruction_bce
-from course_lib.models import AutoencoderModel, ConvGenerator, Generator, VariationalAutoencoder
+from course_lib.models import (
+    AutoencoderModel,
+    ConvGenerator,
+    Generator,
+    MixturePriorVAE,
+    VariationalAutoencoder,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 TINY = ["--dataset", "digits", "--epochs", "1", "--hidden-dim", "16"]
@@ -43,7 +49,8 @@ def _assert_one_line_error(capsys, *fragments: str) -> None:
 
 def test_train_vae_writes_a_checkpoint_with_held_out_metrics(tmp_path, capsys):
     out = tmp_path / "v.pt"
-    assert main(["train", "vae", *TINY, "--latent-dim", "4", "--out", str(out)]) == 0
+    args = ["train", "vae", "--arch", "mlp", *TINY, "--latent-dim", "4", "--out", str(out)]
+    assert main(args) == 0
     assert f"Wrote {out}" in capsys.readouterr().out
 
     model = checkpoints.load(out)
@@ -106,6 +113,16 @@ def test_train_gan_defaults_to_the_conv_gan_and_judges_its_samples(tmp_path, jud
 def test_conv_arch_is_refused_for_a_vae(capsys):
     assert main(["train", "vae", *TINY, "--arch", "conv"]) == 2
     _assert_one_line_error(capsys, "--arch conv is only for gan")
+
+
+def test_train_vae_defaults_to_the_mixture_prior(tmp_path):
+    out = tmp_path / "v.pt"
+    assert main(["train", "vae", *TINY, "--latent-dim", "4", "--out", str(out)]) == 0
+    model = checkpoints.load(out)
+    assert isinstance(model, MixturePriorVAE)
+    assert model.metadata["arch"] == "mixture"
+    nats = model.metadata["metrics"]["test_neg_elbo_nats"]
+    assert nats == pytest.approx(negative_elbo(model, load_dataset("digits", "test")), abs=1e-3)
 
 
 def test_train_gan_writes_the_generator(tmp_path, judged):

@@ -60,12 +60,21 @@ def test_constructor_defaults_match_the_lesson(cls, expected):
     assert model.config == expected
 
 
-def test_model_classes_names_all_four():
+def test_model_classes_names_every_loadable_model():
+    import course_lib.models as models
+
     expected = {
-        "AutoencoderModel": AutoencoderModel,
-        "VariationalAutoencoder": VariationalAutoencoder,
-        "Generator": Generator,
-        "Discriminator": Discriminator,
+        name: getattr(models, name)
+        for name in (
+            "AutoencoderModel",
+            "VariationalAutoencoder",
+            "MixturePriorVAE",
+            "Generator",
+            "Discriminator",
+            "ConvGenerator",
+            "ConvDiscriminator",
+            "DigitClassifier",
+        )
     }
     assert expected == MODEL_CLASSES
 
