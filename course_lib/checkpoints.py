@@ -144,7 +144,13 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return {**payload["metadata"], "class": payload["class"], "config": payload["config"]}
 
 
-def _check_weights_fit(path: Path | str, name: str, config: dict, state_dict: Any) -> None:
+def check_weights_fit(
+    path: Path | str,
+    name: str,
+    config: dict,
+    state_dict: Any,
+    classes: dict[str, type[nn.Module]] = MODEL_CLASSES,
+) -> None:
     """Refuse a config whose model would not match the stored tensors, before building it.
 
     The model is first built on PyTorch's "meta" device, which records shapes but allocates
@@ -154,7 +160,7 @@ def _check_weights_fit(path: Path | str, name: str, config: dict, state_dict: An
     """
     try:
         with torch.device("meta"):
-            skeleton = MODEL_CLASSES[name](**config)
+            skeleton = classes[name](**config)
     except TypeError as err:
         raise ValueError(
             f"{path} has constructor arguments that {name} does not take: {err}"
@@ -199,7 +205,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     config = payload.get("config")
     if not isinstance(config, dict):
         raise ValueError(f"{path} has no constructor arguments ('config')")
-    _check_weights_fit(path, name, config, payload.get("state_dict"))
+    check_weights_fit(path, name, config, payload.get("state_dict"))
     try:
         model = MODEL_CLASSES[name](**config)
     except (RuntimeError, MemoryError) as err:  # checked above; only a truly full memory is left

@@ -35,7 +35,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import nn
 from torchvision.transforms import v2
 
-from .checkpoints import read_safely, write_atomic
+from .checkpoints import check_weights_fit, read_safely, write_atomic
 from .data import IMAGE_EXTENSIONS
 from .metrics import nearest_neighbour_distances
 from .models import _standard_normal, sample_gaussian, vae_loss_terms
@@ -586,6 +586,12 @@ def save_style(result: StyleResult, path: str | Path) -> Path:
 def load_style(path: str | Path) -> StyleResult:
     """Read a style saved by :func:`save_style`; the model comes back in eval mode on the CPU."""
     payload = read_safely(path, header=FORMAT, version=FORMAT_VERSION, kind="saved style")
+    if not isinstance(payload.get("config"), dict):
+        raise ValueError(f"{path} is damaged: it has no model settings ('config')")
+    # Shapes first, on the meta device: a hostile width must not allocate gigabytes.
+    check_weights_fit(
+        path, "StyleVAE", payload["config"], payload.get("state_dict"), {"StyleVAE": StyleVAE}
+    )
     try:
         model = StyleVAE(**payload["config"])
         model.load_state_dict(payload["state_dict"])

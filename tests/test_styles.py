@@ -310,6 +310,31 @@ def test_latent_traversal_of_an_untrained_model_uses_a_random_direction():
 # ---- saving and loading -------------------------------------------------------------------------
 
 
+def test_a_style_file_with_a_hostile_width_is_refused_before_building(trained, tmp_path):
+    from course_lib import styles
+
+    path = save_style(trained, tmp_path / "big.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["config"]["width"] = 10**6  # would need terabytes if the model were built
+    torch.save(payload, path)
+    built = []
+    real = styles.StyleVAE
+
+    class Spy(real):
+        def __init__(self, *args, **kwargs):
+            if torch.empty(0).device.type != "meta":
+                built.append(kwargs)
+            super().__init__(*args, **kwargs)
+
+    styles.StyleVAE = Spy
+    try:
+        with pytest.raises(ValueError, match="do not fit|needs"):
+            load_style(path)
+    finally:
+        styles.StyleVAE = real
+    assert built == []  # refused from the shapes alone, nothing allocated
+
+
 def test_save_and_load_round_trip(trained, tmp_path):
     path = save_style(trained, tmp_path / "styles" / "mine.pt")
     assert [p.name for p in path.parent.iterdir()] == ["mine.pt"]  # no temporary file left
