@@ -135,7 +135,24 @@ def test_smoke_report_measures_training_notebooks_and_the_gallery(smoke_report: 
 
     loads = next(r for r in tables[SECTION_TITLES[5]] if r["measurement"].startswith("checkpoint"))
     assert loads["this course"] == "VAE 1, GAN 1, AUTOENCODER 1" and loads["result"] == "pass"
-    assert tables[SECTION_TITLES[6]][0]["this course"] == "not measured yet"
+
+
+def test_smoke_report_measures_model_quality_through_the_command_line(smoke_report: str):
+    rows = _tables(smoke_report)[SECTION_TITLES[6]]
+    vae = rows[0]
+    assert "train vae --time-budget" in vae["measurement"] and vae["bar"] == "≤ 110 nats"
+    assert re.match(r"\d+\.\d nats$", vae["this course"]) and vae["result"] in ("pass", "FAIL")
+    gan_rows = [r for r in rows if "GAN" in r["measurement"]]
+    assert any("--arch mlp" in r["measurement"] for r in gan_rows)
+    conv = [r for r in gan_rows if r["bar"]]
+    assert [r["bar"] for r in conv] == [
+        "≥ 0.8 of real",
+        "≤ 5x real-vs-real",
+        "≥ 0.8 and < 5% copies",
+    ]
+    for row in gan_rows[:4]:
+        assert row["lesson-style baseline"].startswith(("real digits", "real vs real"))
+        assert re.match(r"\d+(\.\d+)?x$", row["ratio"]), row
 
 
 @pytest.mark.parametrize("name", ["gradient", "noise", "mandala"])
