@@ -143,37 +143,10 @@ def gallery_checkpoints() -> dict[str, str]:
 
 def train_recipe(name: str, data, epochs: int) -> tuple[torch.nn.Module, list[dict]]:
     """Build the model of recipe ``name`` and train it on ``data`` as the recipe says, but for
-    ``epochs`` epochs; returns the model (a GAN's generator) and its history. Mirrors
-    ``course_lib.recipes.get`` without its checkpoint caching."""
-    from course_lib import models, training
-    from course_lib.recipes import RECIPES
+    ``epochs`` epochs; returns the model (a GAN's generator) and its history."""
+    from course_lib.recipes import train_fresh
 
-    recipe = RECIPES[name]
-    config, input_dim = recipe.config, int(data.images[0].numel())
-    settings = {
-        "epochs": epochs,
-        "batch_size": recipe.batch_size,
-        "lr": recipe.lr,
-        "seed": recipe.seed,
-        "progress": False,
-        **recipe.extra,
-    }
-    torch.manual_seed(recipe.seed)
-    if recipe.kind == "ae":
-        model = models.AutoencoderModel(input_dim=input_dim, **config)
-        return model, training.train_autoencoder(model, data, **settings)
-    if recipe.kind == "vae":
-        model = models.VariationalAutoencoder(input_dim=input_dim, **config)
-        return model, training.train_vae(model, data, **settings)
-    if recipe.kind == "gan":
-        model = models.Generator(output_dim=input_dim, **config)
-        critic = models.Discriminator(input_dim=input_dim, hidden_dim=config["hidden_dim"])
-        return model, training.train_gan(model, critic, data, **settings)
-    if recipe.kind == "conv_gan":
-        model = models.ConvGenerator(**config)
-        critic = models.ConvDiscriminator(width=config["width"])
-        return model, training.train_conv_gan(model, critic, data, **settings)
-    raise ValueError(f"the bench does not know how to train a {recipe.kind!r} recipe ({name})")
+    return train_fresh(name, data, epochs=epochs)
 
 
 _prepared: Path | None = None

@@ -216,6 +216,9 @@ class VariationalAutoencoder(nn.Module):
         )
 
 
+_LOG_2PI = math.log(2 * math.pi)
+
+
 class MixturePriorVAE(VariationalAutoencoder):
     """The lesson's VAE with a learned prior: a mixture of ``n_components`` Gaussians instead of
     one standard normal (a simple relative of the VampPrior, Tomczak & Welling, 2018).
@@ -267,9 +270,6 @@ class MixturePriorVAE(VariationalAutoencoder):
         component = component.to(eps.device)
         std = (0.5 * self.prior_logvars[component]).exp()
         return self.decode(self.prior_means[component] + eps * std)
-
-
-_LOG_2PI = math.log(2 * math.pi)
 
 
 def vae_loss_terms(

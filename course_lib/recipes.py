@@ -36,7 +36,7 @@ from .training import (
     train_vae,
 )
 
-__all__ = ["Recipe", "RECIPES", "get"]
+__all__ = ["Recipe", "RECIPES", "get", "train_fresh"]
 
 
 @dataclass(frozen=True)
@@ -78,24 +78,17 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def get(
-    name: str,
-    *,
-    progress: bool = True,
-    callback: Callable[[dict[str, Any]], None] | None = None,
-    retrain: bool = False,
-) -> tuple[nn.Module, History]:
-    """The trained model called ``name`` and its history: loaded if saved before, else trained.
-
-    For GANs the model returned is the generator (the part that makes images).
-    """
-    if name not in RECIPES:
-        raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
-    recipe = RECIPES[name]
-    data = load_dataset(recipe.dataset, "train")
+def _steps(
+    recipe: Recipe,
+    data: Any,
+    epochs: int,
+    progress: bool,
+    callback: Callable[[dict[str, Any]], None] | None,
+) -> tuple[Callable[[], nn.Module], Callable[[nn.Module], History]]:
+    """How to build the recipe's model (seeded) and how to train it on ``data``."""
     input_dim = int(data.images[0].numel())
     train_kwargs = dict(
-        epochs=recipe.epochs,
+        epochs=epochs,
         batch_size=recipe.batch_size,
         lr=recipe.lr,
         seed=recipe.seed,
@@ -138,6 +131,29 @@ def get(
             _watch(callback, model)
             return loop(model, data, **train_kwargs)
 
+    return build, train
+
+
+def _recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
+    return RECIPES[name]
+
+
+def get(
+    name: str,
+    *,
+    progress: bool = True,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+    retrain: bool = False,
+) -> tuple[nn.Module, History]:
+    """The trained model called ``name`` and its history: loaded if saved before, else trained.
+
+    For GANs the model returned is the generator (the part that makes images).
+    """
+    recipe = _recipe(name)
+    data = load_dataset(recipe.dataset, "train")
+    build, train = _steps(recipe, data, recipe.epochs, progress, callback)
     return train_or_load(
         name,
         build,
@@ -152,6 +168,20 @@ def get(
         extra=recipe.extra,
         data=fingerprint(data.images, data.labels),
     )
+
+
+def train_fresh(
+    name: str, data: Any = None, *, epochs: int | None = None, progress: bool = False
+) -> tuple[nn.Module, History]:
+    """Build and train recipe ``name`` without the checkpoint cache: on ``data`` (default: the
+    recipe's own training split) for ``epochs`` (default: the recipe's). The bench times
+    training with it; nothing is saved."""
+    recipe = _recipe(name)
+    data = load_dataset(recipe.dataset, "train") if data is None else data
+    build, train = _steps(recipe, data, epochs or recipe.epochs, progress, None)
+    model = build()
+    history = train(model)
+    return model.eval(), history
 
 
 def _watch(callback: Callable[[dict[str, Any]], None] | None, model: nn.Module) -> None:

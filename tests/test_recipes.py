@@ -129,3 +129,17 @@ def test_callbacks_with_watch_see_the_model_before_training(tiny_recipes):
 
     recipes.get("tiny_gan", progress=False, callback=Watcher())
     assert events[0] == ("watch", "Generator") and events[1] == ("epoch", 1)
+
+
+def test_train_fresh_trains_like_get_but_saves_nothing(tiny_recipes):
+    model, history = recipes.train_fresh("tiny_vae", epochs=1)
+    assert len(history) == 1 and isinstance(model, VariationalAutoencoder)
+    assert not (tiny_recipes / "checkpoints").exists()
+    saved, _ = recipes.get("tiny_vae", progress=False)  # 2 epochs, the recipe's own
+    full, _ = recipes.train_fresh("tiny_vae")
+    for key, value in saved.state_dict().items():
+        assert torch.equal(value, full.state_dict()[key])
+    generator, _ = recipes.train_fresh("tiny_gan")
+    assert isinstance(generator, Generator) and not generator.training
+    with pytest.raises(ValueError, match="unknown recipe"):
+        recipes.train_fresh("nope")
