@@ -4,6 +4,7 @@ Examples::
 
     python -m course_lib train vae --dataset mnist5k --time-budget 30 --out checkpoints/vae.pt
     python -m course_lib train gan --time-budget 180
+    python -m course_lib train gan --arch conv --time-budget 180
     python -m course_lib train gan --arch mlp --epochs 60
     python -m course_lib info checkpoints/vae.pt
     python -m course_lib download mnist
@@ -19,14 +20,16 @@ import time
 from pathlib import Path
 
 KINDS = ("ae", "vae", "gan")
-ARCHS = ("conv", "mixture", "mlp")
+ARCHS = ("conditional", "conv", "mixture", "mlp")
 #: The default architecture of each kind: the best measured one (see `make bench`).
-DEFAULT_ARCH = {"ae": "mlp", "vae": "mixture", "gan": "conv"}
+DEFAULT_ARCH = {"ae": "mlp", "vae": "mixture", "gan": "conditional"}
 #: The kinds each architecture exists for.
-ARCH_KINDS = {"conv": ("gan",), "mixture": ("vae",), "mlp": KINDS}
+ARCH_KINDS = {"conditional": ("gan",), "conv": ("gan",), "mixture": ("vae",), "mlp": KINDS}
 #: Datasets of 28x28 digits, where the digit classifier can judge a GAN's samples.
 DIGIT_DATASETS = ("mnist5k", "mnist", "digits")
 DEFAULT_EPOCHS = 20
+#: Convolutions in the conv GAN's critic: the conditional one is worth a third, deeper layer.
+CRITIC_DEPTH = {"conv": 2, "conditional": 3}
 
 
 def _positive_int(text: str) -> int:
@@ -95,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--arch",
         choices=ARCHS,
         default=None,
-        help="gan: conv (default; DCGAN with hinge loss, spectral norm, augmentation and "
+        help="gan: conditional (default; the conv GAN told which digit to draw, learning "
+        "from the labels), conv (DCGAN with hinge loss, spectral norm, augmentation and "
         "weight averaging) or mlp (the lesson's); vae: mixture (default; the lesson's VAE "
         "with a learned mixture prior) or mlp (the lesson's); ae: mlp",
     )
@@ -164,6 +168,7 @@ def _train(args: argparse.Namespace) -> int:
         Generator,
         MixturePriorVAE,
         VariationalAutoencoder,
+        balanced_labels,
     )
     from .paths import checkpoint_path
     from .training import (
@@ -222,14 +227,24 @@ def _train(args: argparse.Namespace) -> int:
             metrics["test_neg_elbo_nats"] = round(negative_elbo(model, test_data), 3)
         metrics["test_recon_bce_nats"] = round(reconstruction_bce(model, test_data), 3)
     else:
-        if arch == "conv":
+        if arch in ("conv", "conditional"):
             if input_dim != 784:
                 raise ValueError(
                     f"the conv GAN draws 28x28 images; {dataset_name} has {input_dim} values "
                     "per image (use --arch mlp)"
                 )
-            model = ConvGenerator(noise_dim=args.latent_dim or 32, width=args.hidden_dim or 32)
-            critic = ConvDiscriminator(width=args.hidden_dim or 32)
+            n_classes = 0
+            if arch == "conditional":
+                labels = getattr(train_data, "labels", None)
+                if labels is None or len(labels) == 0:
+                    raise ValueError(
+                        f"--arch conditional learns from labels and {dataset_name} has none "
+                        "(use --arch conv)"
+                    )
+                n_classes = int(torch.as_tensor(labels).max()) + 1
+            width = args.hidden_dim or 32
+            model = ConvGenerator(args.latent_dim or 32, width, n_classes=n_classes)
+            critic = ConvDiscriminator(width, n_classes=n_classes, depth=CRITIC_DEPTH[arch])
             history = train_conv_gan(model, critic, train_data, lr=args.lr or 3e-3, **budget)
         else:
             model = Generator(
@@ -240,8 +255,16 @@ def _train(args: argparse.Namespace) -> int:
             critic = Discriminator(input_dim=input_dim, hidden_dim=args.hidden_dim or 256)
             history = train_gan(model, critic, train_data, lr=args.lr or 1e-3, **budget)
         with torch.no_grad():
-            real = critic(test_data.images.to(device) * 2 - 1).mean().item()
-            fake = critic(model.sample(len(test_data), seed=args.seed) * 2 - 1).mean().item()
+            n_test = len(test_data)
+            fakes = model.sample(n_test, seed=args.seed) * 2 - 1
+            if getattr(model, "n_classes", 0):  # a conditional critic judges image and label
+                real_labels = torch.as_tensor(test_data.labels).long().to(device)
+                real = critic(test_data.images.to(device) * 2 - 1, real_labels)
+                fake = critic(fakes, balanced_labels(n_test, model.n_classes).to(device))
+            else:
+                real = critic(test_data.images.to(device) * 2 - 1)
+                fake = critic(fakes)
+            real, fake = real.mean().item(), fake.mean().item()
         metrics.update(test_d_real=round(real, 4), test_d_fake=round(fake, 4))
         if dataset_name in DIGIT_DATASETS:
             print("Judging 1,000 samples with the digit classifier ...", flush=True)

@@ -132,6 +132,7 @@ def fit(
     end_of_epoch: Callable[[], dict[str, float]] | None = None,
     optimizers: Sequence[torch.optim.Optimizer] = (),
     lr_schedule: str = "constant",
+    with_labels: bool = False,
 ) -> History:
     """Run ``step(batch)`` over shuffled mini-batches until the epoch count or time budget ends.
 
@@ -140,7 +141,9 @@ def fit(
     (the live training monitor in the notebooks uses it). With ``lr_schedule="cosine"`` the
     learning rate of ``optimizers`` falls from its initial value to zero along a half cosine
     over the run (Loshchilov & Hutter, 2017), measured in epochs or, under a time budget, in
-    seconds, so a short run still ends with small, careful steps.
+    seconds, so a short run still ends with small, careful steps. With ``with_labels`` the
+    step is called as ``step(images, labels)`` (class-conditional models), and data without
+    labels is refused.
     """
     if lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
@@ -150,6 +153,8 @@ def fit(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if len(data) == 0:
         raise ValueError("the training data is empty")
+    if with_labels and isinstance(data, torch.Tensor):
+        raise ValueError("this model learns from labelled images; a bare tensor has no labels")
     device = device or torch.device("cpu")
     generator = torch.Generator().manual_seed(seed)
     history: History = []
@@ -171,7 +176,7 @@ def fit(
             epoch_start = time.perf_counter()
             sums: dict[str, float] = {}
             seen = 0
-            for images, _labels in _batches(data, batch_size, generator):
+            for images, labels in _batches(data, batch_size, generator):
                 if lr_schedule == "cosine":
                     if by_time:
                         done = (time.perf_counter() - start) / time_budget
@@ -181,7 +186,12 @@ def fit(
                     for opt, lrs in zip(optimizers, base_lrs, strict=True):
                         for group, lr0 in zip(opt.param_groups, lrs, strict=True):
                             group["lr"] = lr0 * factor
-                losses = step(images.to(device, non_blocking=True))
+                if with_labels:
+                    if labels is None:
+                        raise ValueError("this model learns from labelled images; these have none")
+                    losses = step(images.to(device), torch.as_tensor(labels).long().to(device))
+                else:
+                    losses = step(images.to(device, non_blocking=True))
                 n = images.shape[0]
                 for key, value in losses.items():
                     sums[key] = sums.get(key, 0.0) + value * n
@@ -476,16 +486,41 @@ def train_conv_gan(
       which smooths away the last steps' oscillations.
     - A **cosine learning-rate decay** to zero (see :func:`fit`).
 
+    A class-conditional pair (both built with ``n_classes``) learns from the data's labels: the
+    critic sees each real digit with its label and each fake with the label it was drawn for
+    (uniformly at random), so the generator learns to draw the digit it is asked for.
+
     History entries: ``d_loss``, ``g_loss``, and the mean critic scores ``d_real`` / ``d_fake``.
     """
     if not isinstance(generator, ConvGenerator) or not isinstance(discriminator, ConvDiscriminator):
         raise ValueError("train_conv_gan needs a ConvGenerator and a ConvDiscriminator")
+    if generator.n_classes != discriminator.n_classes:
+        raise ValueError(
+            f"the generator draws {generator.n_classes} classes but the critic judges "
+            f"{discriminator.n_classes} (0 = unconditional); build both with the same n_classes"
+        )
     if loss not in ("hinge", "bce"):
         raise ValueError(f"loss must be 'hinge' or 'bce', got {loss!r}")
     if not 0 <= ema_decay < 1:
         raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay!r}")
     if isinstance(max_shift, bool) or not isinstance(max_shift, int) or not 0 <= max_shift < 14:
         raise ValueError(f"max_shift must be a whole number of pixels in 0..13, got {max_shift!r}")
+    n_classes = generator.n_classes
+    if n_classes:
+        labels = getattr(data, "labels", None)
+        if isinstance(data, torch.Tensor) or (labels is None and hasattr(data, "images")):
+            raise ValueError(
+                "a class-conditional GAN learns from labelled digits; this data has no labels"
+            )
+        if (
+            isinstance(labels, torch.Tensor)
+            and labels.numel()
+            and (labels.min() < 0 or labels.max() >= n_classes)
+        ):
+            raise ValueError(
+                f"the data's labels run {int(labels.min())}..{int(labels.max())}, outside the "
+                f"model's 0..{n_classes - 1}"
+            )
     dev = _prepare(generator, seed, device)
     discriminator.to(dev).train()
     average = copy.deepcopy(generator).eval()
@@ -494,14 +529,21 @@ def train_conv_gan(
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
     shifts = torch.Generator().manual_seed(seed + 1)
+    draws = torch.Generator().manual_seed(seed + 2)
 
-    def step(x: torch.Tensor) -> dict[str, float]:
+    def fake_labels(n: int) -> torch.Tensor | None:
+        if not n_classes:
+            return None
+        return torch.randint(0, n_classes, (n,), generator=draws).to(dev)
+
+    def step(x: torch.Tensor, real_labels: torch.Tensor | None = None) -> dict[str, float]:
         n = x.shape[0]
         real = x.reshape(n, 1, 28, 28) * 2 - 1
-        fake = generator(torch.randn(n, generator.noise_dim, device=dev))
+        wanted = fake_labels(n)
+        fake = generator(torch.randn(n, generator.noise_dim, device=dev), wanted)
 
-        real_scores = discriminator.logits(translate(real, max_shift, shifts))
-        fake_scores = discriminator.logits(translate(fake.detach(), max_shift, shifts))
+        real_scores = discriminator.logits(translate(real, max_shift, shifts), real_labels)
+        fake_scores = discriminator.logits(translate(fake.detach(), max_shift, shifts), wanted)
         if loss == "hinge":
             d_loss = F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
         else:  # binary cross-entropy on logits: -log D(x) - log(1 - D(G(z)))
@@ -510,7 +552,7 @@ def train_conv_gan(
         d_loss.backward()
         opt_d.step()
 
-        fake_for_g = discriminator.logits(translate(fake, max_shift, shifts))
+        fake_for_g = discriminator.logits(translate(fake, max_shift, shifts), wanted)
         # hinge: raise the critic's score; bce: the non-saturating -log D(G(z))
         g_loss = -fake_for_g.mean() if loss == "hinge" else F.softplus(-fake_for_g).mean()
         opt_g.zero_grad(set_to_none=True)
@@ -542,6 +584,7 @@ def train_conv_gan(
         callback=callback,
         optimizers=[opt_g, opt_d],
         lr_schedule=lr_schedule,
+        with_labels=bool(n_classes),
     )
     generator.load_state_dict(average.state_dict())
     generator.eval()

@@ -112,9 +112,15 @@ def test_smoke_report_rows_are_well_formed(smoke_report: str):
 
     http = tables[SECTION_TITLES[1]]
     rps = next(row for row in http if "requests per second" in row["measurement"])
+    assert rps["measurement"].startswith("`GET /generate/GAN.png`")  # the like-for-like request
     assert rps["bar"] == "≥ 50x" and RATIO.match(rps["ratio"])
-    for side in ("this course", "lesson-style baseline"):
-        assert re.match(r"\d+\.\d/s \(\d+ in", rps[side]), rps
+    create = next(row for row in http if row["measurement"].startswith("`POST /create/`"))
+    scale = [row for row in http if row["measurement"].startswith("for scale")]
+    assert len(scale) == 2
+    for row in (rps, create, *scale):
+        assert RATIO.match(row["ratio"]), row
+        for side in ("this course", "lesson-style baseline"):
+            assert re.match(r"\d+\.\d/s \(\d+ in", row[side]), row
     # Every request got a 200: CSRF, the form, the model and the lesson app all worked.
     errors = next(row for row in http if row["measurement"].startswith("answers other than 200"))
     assert errors["result"] == "pass", errors
@@ -143,14 +149,18 @@ def test_smoke_report_measures_model_quality_through_the_command_line(smoke_repo
     assert "train vae --time-budget" in vae["measurement"] and vae["bar"] == "≤ 110 nats"
     assert re.match(r"\d+\.\d nats$", vae["this course"]) and vae["result"] in ("pass", "FAIL")
     gan_rows = [r for r in rows if "GAN" in r["measurement"]]
-    assert any("--arch mlp" in r["measurement"] for r in gan_rows)
-    conv = [r for r in gan_rows if r["bar"]]
-    assert [r["bar"] for r in conv] == [
+    for arch in ("mlp", "conv", "conditional"):
+        assert any(f"--arch {arch} " in r["measurement"] for r in gan_rows), arch
+    # the bars apply to the command line's default GAN, and only to it
+    judged = [r for r in gan_rows if r["bar"]]
+    assert "(CLI default)" in judged[0]["measurement"]
+    assert "--arch conditional" in judged[0]["measurement"]
+    assert [r["bar"] for r in judged] == [
         "≥ 0.8 of real",
         "≤ 5x real-vs-real",
         "≥ 0.8 and < 5% copies",
     ]
-    for row in gan_rows[:4]:
+    for row in gan_rows[:6]:
         assert row["lesson-style baseline"].startswith(("real digits", "real vs real"))
         assert re.match(r"\d+(\.\d+)?x$", row["ratio"]), row
 

@@ -97,17 +97,45 @@ def judged(monkeypatch):
     return calls
 
 
-def test_train_gan_defaults_to_the_conv_gan_and_judges_its_samples(tmp_path, judged, capsys):
+def test_train_gan_defaults_to_the_conditional_conv_gan_and_judges_its_samples(
+    tmp_path, judged, capsys
+):
     out = tmp_path / "g.pt"
     assert main(["train", "gan", *TINY, "--latent-dim", "8", "--out", str(out)]) == 0
     model = checkpoints.load(out)
     assert isinstance(model, ConvGenerator)
-    assert model.config == {"noise_dim": 8, "width": 16}
-    assert model.metadata["arch"] == "conv"
+    assert model.config == {"noise_dim": 8, "width": 16, "n_classes": 10}  # digits' labels
+    assert model.metadata["arch"] == "conditional"
     assert len(judged) == 1 and judged[0].shape == (1000, 1, 28, 28)
     assert model.metadata["metrics"]["classifier_fd_ratio"] == 9.0
     assert "classifier_score_ratio: 0.5" in capsys.readouterr().out
     assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(model.metadata["history"][0])
+    # the critic judged real and fake digits with their labels
+    assert {"test_d_real", "test_d_fake"} <= set(model.metadata["metrics"])
+
+
+def test_arch_conv_trains_the_unconditional_conv_gan(tmp_path, judged):
+    out = tmp_path / "g.pt"
+    assert main(["train", "gan", *TINY, "--arch", "conv", "--out", str(out)]) == 0
+    model = checkpoints.load(out)
+    assert model.config == {"noise_dim": 32, "width": 16, "n_classes": 0}
+    assert model.metadata["arch"] == "conv"
+    assert model.sample(2, seed=0).shape == (2, 1, 28, 28)
+
+
+def test_the_conditional_gan_covers_labels_up_to_the_largest(tmp_path, judged, monkeypatch):
+    """A dataset whose labels skip a class still works: the model covers 0..max label."""
+    from course_lib import data as data_module
+
+    digits = load_dataset("digits", "train")
+    only_odd = digits.labels % 2 == 1
+    subset = data_module.ImageDataset(
+        digits.images[only_odd], digits.labels[only_odd], digits.classes, "odd digits"
+    )
+    monkeypatch.setattr("course_lib.data.load_dataset", lambda name, split: subset)
+    out = tmp_path / "odd.pt"
+    assert main(["train", "gan", "--epochs", "1", "--hidden-dim", "8", "--out", str(out)]) == 0
+    assert checkpoints.load(out).config["n_classes"] == 10  # largest label 9, plus one
 
 
 def test_conv_arch_is_refused_for_a_vae(capsys):

@@ -12,6 +12,7 @@ from .generation import (
     latent_size,
 )
 from .models import GeneratedArtwork, GenerationMethod
+from .previews import SEED_MAX
 
 CREATIVITY_ERROR = f"Creativity must be a number from {CREATIVITY_MIN} to {CREATIVITY_MAX}."
 
@@ -52,6 +53,18 @@ class CreateArtworkForm(forms.Form):
             "invalid": CREATIVITY_ERROR,
             "min_value": CREATIVITY_ERROR,
             "max_value": CREATIVITY_ERROR,
+        },
+    )
+    seed = forms.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=SEED_MAX,
+        widget=forms.HiddenInput,
+        help_text="The preview's seed: the same seed makes the same image (empty: a new one).",
+        error_messages={
+            "invalid": f"The seed must be a whole number from 0 to {SEED_MAX}.",
+            "min_value": f"The seed must be a whole number from 0 to {SEED_MAX}.",
+            "max_value": f"The seed must be a whole number from 0 to {SEED_MAX}.",
         },
     )
     title = forms.CharField(

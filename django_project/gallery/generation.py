@@ -53,6 +53,7 @@ __all__ = [
     "latent_size",
     "load_count",
     "png_data_url",
+    "preview_png",
 ]
 
 #: Which shared checkpoint (a ``course_lib.recipes`` name) each generation method uses.
@@ -263,23 +264,43 @@ def _decode(model: nn.Module, z: torch.Tensor) -> list[bytes]:
     return [_to_png(image) for image in images]
 
 
+def _draw_code(model: nn.Module, method: str, creativity: float, seed: int | None):
+    """A random latent code ``(1, d)`` for ``method``'s model (see :func:`generate`)."""
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    eps = torch.randn(1, model.latent_dim, generator=generator)
+    if method == "AUTOENCODER":
+        return model.latent_mean + creativity * eps @ model.latent_scale_tril.T
+    return eps * creativity
+
+
 def generate(method: str, creativity: float, seed: int | None = None) -> GeneratedImageData:
     """Draw a random latent code, decode it and return the PNG with the code that made it.
 
     VAE and GAN codes are N(0, I) scaled by ``creativity``. A plain autoencoder has no prior, so
     its code comes from the Gaussian fitted to its training codes (as ``AutoencoderModel.sample``
-    does), with ``creativity`` scaling the spread around their mean.
+    does), with ``creativity`` scaling the spread around their mean. The same ``seed`` gives
+    the same code (and image) as :func:`preview_png`.
     """
     creativity = check_creativity(creativity)
     model = get_model(method)
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    eps = torch.randn(1, model.latent_dim, generator=generator)
-    if method == "AUTOENCODER":
-        z = model.latent_mean + creativity * eps @ model.latent_scale_tril.T
-    else:
-        z = eps * creativity
+    z = _draw_code(model, method, creativity, seed)
     (png,) = _decode(model, z)
-    return GeneratedImageData(png_bytes=png, latent_vector=[float(v) for v in z[0]])
+    return GeneratedImageData(png_bytes=png, latent_vector=z[0].tolist())
+
+
+def preview_png(method: str, creativity: float, seed: int | None = None) -> bytes:
+    """A new image as a PNG at the model's own 28x28 pixels, nothing stored: the hot path of
+    ``GET /generate/<method>.png`` (pages scale it up with ``image-rendering: pixelated``).
+
+    The same code as :func:`generate` with the same ``seed``, so a preview can be kept as an
+    artwork; only the encoding differs (28x28 instead of the gallery's 224x224 files).
+    """
+    creativity = check_creativity(creativity)
+    model = get_model(method)
+    z = _draw_code(model, method, creativity, seed)
+    with torch.inference_mode():
+        image = model.decode(z)[0]
+    return imaging.to_png_bytes(image)
 
 
 def _latent_tensor(model: nn.Module, vector: Any, what: str = "latent vector") -> torch.Tensor:

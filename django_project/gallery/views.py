@@ -10,7 +10,7 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
-from . import generation
+from . import generation, previews
 from .forms import CreateArtworkForm, ExploreForm, InterpolatePickForm, different_models_message
 from .guards import allow
 from .models import GeneratedArtwork, GenerationMethod
@@ -62,7 +62,9 @@ def create(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"success": False, "errors": _form_errors(form)}, status=400)
     method = form.cleaned_data["method"]
     try:
-        image = generation.generate(method, form.cleaned_data["creativity"])
+        image = generation.generate(
+            method, form.cleaned_data["creativity"], seed=form.cleaned_data["seed"]
+        )
     except generation.ModelUnavailable as error:
         return JsonResponse({"success": False, "error": str(error)}, status=503)
     try:
@@ -89,6 +91,16 @@ def create(request: HttpRequest) -> HttpResponse:
             "likes": artwork.likes,
         }
     )
+
+
+def preview(request: HttpRequest, method: str) -> HttpResponse:
+    """``GET /generate/<METHOD>.png``: a new image, nothing stored (see gallery/previews.py,
+    whose WSGI layer answers this URL under gunicorn before Django is reached)."""
+    result = previews.answer(method, request.META.get("QUERY_STRING", ""), request.method)
+    response = HttpResponse(result.body, status=result.status)
+    for name, value in result.headers:
+        response[name] = value
+    return response
 
 
 @allow("POST", json=True)

@@ -8,13 +8,16 @@ from the current ``settings.MEDIA_ROOT`` (the ``page`` fixture's temporary folde
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from course_lib import checkpoints
 from course_lib.models import AutoencoderModel, Generator, VariationalAutoencoder
@@ -220,6 +223,42 @@ def test_explore_draws_the_plotly_map_with_nothing_from_outside(live_server, pag
     ]
     assert outside == []
     assert page.js_errors == []
+
+
+def test_the_live_preview_follows_the_slider_and_generate_keeps_it(live_server, page, screenshot):
+    page.goto(f"{live_server.url}/create/")
+    preview = page.locator("#preview")
+    page.wait_for_function(f"() => ({IMAGE_LOADED})(document.querySelector('#preview'))")
+    assert preview.evaluate("img => img.naturalWidth") == 28  # the model's own pixels
+    seed = page.input_value("#create-form input[name=seed]")
+    assert seed.isdigit()
+
+    first_src = preview.get_attribute("src")
+    slider = page.locator("#create-form input[name=creativity]")
+    slider.focus()
+    with page.expect_response(lambda r: "/generate/VAE.png" in r.url) as info:
+        slider.press("ArrowRight")
+    assert info.value.status == 200 and f"seed={seed}" in info.value.url
+    assert "creativity=1.1" in info.value.url
+    page.wait_for_function("src => document.querySelector('#preview').src !== src", arg=first_src)
+
+    with page.expect_response(lambda r: "/generate/VAE.png" in r.url):
+        page.click("[data-new-seed]")
+    kept_seed = page.input_value("#create-form input[name=seed]")
+    assert kept_seed != seed
+    screenshot(page, "create-preview")
+
+    with page.expect_response(lambda r: r.url.endswith("/create/")) as info:
+        page.click("#create-form button[type=submit]")
+    assert info.value.json()["success"] is True
+    shown = page.request.get(
+        f"{live_server.url}/generate/VAE.png?creativity=1.1&seed={kept_seed}"
+    ).body()
+    artwork = GeneratedArtwork.objects.get()
+    stored = np.asarray(Image.open(artwork.image_file.path))
+    assert np.array_equal(stored[::8, ::8], np.asarray(Image.open(io.BytesIO(shown))))
+    # after keeping it, the page moves on to a new seed
+    assert page.input_value("#create-form input[name=seed]") != kept_seed
 
 
 @pytest.mark.parametrize(

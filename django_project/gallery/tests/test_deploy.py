@@ -232,8 +232,9 @@ def _get(port: int, path: str, headers: dict[str, str] | None = None):
 
 
 @pytest.fixture(scope="module")
-def gunicorn_site(tmp_path_factory: pytest.TempPathFactory):
-    """gunicorn started from another folder with gunicorn.conf.py, DEBUG off, plain HTTP."""
+def gunicorn_site(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path):
+    """gunicorn started from another folder with gunicorn.conf.py, DEBUG off, plain HTTP,
+    serving the tiny test models."""
     root = tmp_path_factory.mktemp("gunicorn")
     media = root / "media"
     (media / "generated_art").mkdir(parents=True)
@@ -251,6 +252,7 @@ def gunicorn_site(tmp_path_factory: pytest.TempPathFactory):
         GALLERY_MEDIA_ROOT=str(media),
         GUNICORN_BIND=f"127.0.0.1:{port}",
         WEB_CONCURRENCY="1",
+        COURSE_DATA_DIR=str(tiny_data_dir),
         OMP_NUM_THREADS="2",  # wsgi.py must bring each worker down to one thread anyway
     )
     log_path = root / "gunicorn.log"
@@ -310,3 +312,19 @@ def test_gunicorn_serves_media_with_debug_off(gunicorn_site):
     assert status == 304 and body == b""
     for path in ("/media/../secret.png", "/media/%2e%2e/secret.png", "/media/a/../../secret.png"):
         assert _get(port, path)[0] == 404, path
+
+
+def test_gunicorn_answers_previews_before_django(gunicorn_site):
+    port = gunicorn_site["port"]
+    status, headers, body = _get(port, "/generate/GAN.png?seed=5")
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(body)).size == (28, 28)
+    assert _get(port, "/generate/GAN.png?seed=5")[2] == body
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    # Django's middleware never ran: it would have added X-Frame-Options to every answer
+    assert "X-Frame-Options" not in headers
+    assert "X-Frame-Options" in _get(port, "/create/")[1]
+    status, _, body = _get(port, "/generate/GAN.png?creativity=9")
+    assert status == 400 and b"Creativity must be a number" in body
+    status, _, body = _get(port, "/generate/GAN.png", {"Host": "evil.example"})
+    assert status == 400 and b"ALLOWED_HOSTS" in body

@@ -51,6 +51,43 @@
     slider.addEventListener("input", showValue);
     showValue();
 
+    // Live preview: GET /generate/<METHOD>.png with the form's creativity and a seed; the same
+    // seed goes with the POST, so "Generate" keeps exactly the image shown.
+    const preview = document.getElementById("preview");
+    const previewBox = form.querySelector("[data-preview]");
+    const previewError = form.querySelector("[data-preview-error]");
+    const seedInput = form.querySelector("input[name=seed]");
+    const methodInput = form.querySelector("select[name=method]");
+    const newSeed = () => { seedInput.value = String(Math.floor(Math.random() * 2 ** 32)); };
+    let latestPreview = 0;  // slider moves fire many requests: show only the newest answer
+    const showPreview = async () => {
+      const id = ++latestPreview;
+      const url = previewBox.dataset.previewUrl.replace("METHOD", encodeURIComponent(methodInput.value));
+      const query = new URLSearchParams({ creativity: slider.value, seed: seedInput.value });
+      try {
+        const response = await fetch(`${url}?${query}`);
+        if (id !== latestPreview) return;
+        if (!response.ok) {
+          const data = await response.json().catch(() => ({}));
+          previewError.textContent = data.error || `The server answered ${response.status}.`;
+          return;
+        }
+        const blob = await response.blob();
+        if (id !== latestPreview) return;
+        const old = preview.src;
+        preview.src = URL.createObjectURL(blob);
+        if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+        previewError.textContent = "";
+      } catch (err) {
+        previewError.textContent = "The server could not be reached: " + err;
+      }
+    };
+    slider.addEventListener("input", showPreview);
+    methodInput.addEventListener("change", showPreview);
+    form.querySelector("[data-new-seed]").addEventListener("click", () => { newSeed(); showPreview(); });
+    newSeed();
+    showPreview();
+
     const created = document.getElementById("created");
     const formError = form.querySelector("[data-form-error]");
     const spinner = form.querySelector("[data-spinner]");
@@ -110,6 +147,8 @@
         const result = await window.courseSite.postJSON(form.action, new FormData(form));
         if (result.ok && result.data.success) {
           addCard(result.data);
+          newSeed();  // the kept image is in the list; show the next one
+          showPreview();
         } else {
           showErrors(result.data, result.status);
         }
