@@ -28,8 +28,6 @@ ARCH_KINDS = {"conditional": ("gan",), "conv": ("gan",), "mixture": ("vae",), "m
 #: Datasets of 28x28 digits, where the digit classifier can judge a GAN's samples.
 DIGIT_DATASETS = ("mnist5k", "mnist", "digits")
 DEFAULT_EPOCHS = 20
-#: Convolutions in the conv GAN's critic: the conditional one is worth a third, deeper layer.
-CRITIC_DEPTH = {"conv": 2, "conditional": 3}
 
 
 def _positive_int(text: str) -> int:
@@ -162,13 +160,13 @@ def _train(args: argparse.Namespace) -> int:
     from .metrics import negative_elbo, reconstruction_bce, sample_quality
     from .models import (
         AutoencoderModel,
-        ConvDiscriminator,
         ConvGenerator,
         Discriminator,
         Generator,
         MixturePriorVAE,
         VariationalAutoencoder,
         balanced_labels,
+        critic_for,
     )
     from .paths import checkpoint_path
     from .training import (
@@ -242,9 +240,8 @@ def _train(args: argparse.Namespace) -> int:
                         "(use --arch conv)"
                     )
                 n_classes = int(torch.as_tensor(labels).max()) + 1
-            width = args.hidden_dim or 32
-            model = ConvGenerator(args.latent_dim or 32, width, n_classes=n_classes)
-            critic = ConvDiscriminator(width, n_classes=n_classes, depth=CRITIC_DEPTH[arch])
+            model = ConvGenerator(args.latent_dim or 32, args.hidden_dim or 32, n_classes=n_classes)
+            critic = critic_for(model)
             history = train_conv_gan(model, critic, train_data, lr=args.lr or 3e-3, **budget)
         else:
             model = Generator(

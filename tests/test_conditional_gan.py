@@ -148,3 +148,14 @@ def test_a_briefly_trained_conditional_gan_draws_the_digit_it_is_asked_for(mnist
 
 
 EPOCHS = 4
+
+
+def test_critic_for_matches_the_generator():
+    from course_lib.models import critic_for
+
+    conditional = critic_for(ConvGenerator(8, 6, n_classes=4))
+    assert conditional.config == {"width": 6, "spectral_norm": True, "n_classes": 4, "depth": 3}
+    plain = critic_for(ConvGenerator(8, 6))
+    assert plain.config == {"width": 6, "spectral_norm": True, "n_classes": 0, "depth": 2}
+    with pytest.raises(ValueError, match="ConvGenerator"):
+        critic_for(ConvDiscriminator(4))

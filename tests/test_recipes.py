@@ -143,3 +143,24 @@ def test_train_fresh_trains_like_get_but_saves_nothing(tiny_recipes):
     assert isinstance(generator, Generator) and not generator.training
     with pytest.raises(ValueError, match="unknown recipe"):
         recipes.train_fresh("nope")
+
+
+def test_a_conditional_recipe_trains_a_generator_that_takes_labels(tiny_recipes, monkeypatch):
+    tiny = recipes.Recipe(
+        "conv_gan", "digits", {"noise_dim": 4, "width": 4, "n_classes": 10}, epochs=1
+    )
+    monkeypatch.setitem(recipes.RECIPES, "tiny_cgan", tiny)
+    seen = []
+    monkeypatch.setattr(recipes, "critic_for", lambda g: seen.append(g) or recipes_critic_for(g))
+    generator, history = recipes.get("tiny_cgan", progress=False)
+    assert generator.n_classes == 10 and len(seen) == 1
+    assert {"d_loss", "g_loss"} <= set(history[0])
+    sevens = generator.sample(3, seed=0, labels=7)
+    assert not torch.equal(sevens, generator.sample(3, seed=0, labels=1))
+    assert recipes.RECIPES["cgan_mnist5k"].config["n_classes"] == 10
+
+
+def recipes_critic_for(generator):
+    from course_lib.models import critic_for
+
+    return critic_for(generator)
