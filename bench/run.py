@@ -361,26 +361,30 @@ def bench_http(cfg: Config) -> list[Row]:
             bar=f"≥ {HTTP_BAR:g}x",
             passed=ratio is not None and ratio >= HTTP_BAR,
         ),
-        Row(
-            "`POST /create/`: generate, store the PNG and write a row (CSRF, sessions, "
-            "database): requests per second",
-            course=rate(gallery),
-            baseline=rate(lesson),
-            ratio=over(gallery.per_second, lesson.per_second),
-        ),
-        Row(
-            "for scale: `GET /create/`, the form page through Django's whole middleware stack "
-            "(no model, no database)",
-            course=rate(page),
-            baseline=rate(lesson),
-            ratio=over(page.per_second, lesson.per_second),
-        ),
-        Row(
-            "for scale: an empty WSGI app under the same gunicorn and load loop, the ceiling "
-            "of any request here",
-            course=rate(empty),
-            baseline=rate(lesson),
-            ratio=over(empty.per_second, lesson.per_second),
+        *(
+            Row(
+                label,
+                course=rate(result),
+                baseline=rate(lesson),
+                ratio=over(result.per_second, lesson.per_second),
+            )
+            for label, result in (
+                (
+                    "`POST /create/`: generate, store the PNG and write a row (CSRF, sessions, "
+                    "database): requests per second",
+                    gallery,
+                ),
+                (
+                    "for scale: `GET /create/`, the form page through Django's whole middleware "
+                    "stack (no model, no database)",
+                    page,
+                ),
+                (
+                    "for scale: an empty WSGI app under the same gunicorn and load loop, the "
+                    "ceiling of any request here",
+                    empty,
+                ),
+            )
         ),
     ]
     for label, q in (("p50", 50), ("p95", 95)):
