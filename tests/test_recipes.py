@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from course_lib import recipes
-from course_lib.models import Generator, VariationalAutoencoder
+from course_lib.models import Generator, VariationalAutoencoder, critic_for
 from course_lib.notebook import plot_history, train_or_load
 
 TINY_VAE = recipes.Recipe("vae", "digits", {"hidden_dim": 16, "latent_dim": 3}, epochs=2)
@@ -151,16 +151,10 @@ def test_a_conditional_recipe_trains_a_generator_that_takes_labels(tiny_recipes,
     )
     monkeypatch.setitem(recipes.RECIPES, "tiny_cgan", tiny)
     seen = []
-    monkeypatch.setattr(recipes, "critic_for", lambda g: seen.append(g) or recipes_critic_for(g))
+    monkeypatch.setattr(recipes, "critic_for", lambda g: seen.append(g) or critic_for(g))
     generator, history = recipes.get("tiny_cgan", progress=False)
     assert generator.n_classes == 10 and len(seen) == 1
     assert {"d_loss", "g_loss"} <= set(history[0])
     sevens = generator.sample(3, seed=0, labels=7)
     assert not torch.equal(sevens, generator.sample(3, seed=0, labels=1))
     assert recipes.RECIPES["cgan_mnist5k"].config["n_classes"] == 10
-
-
-def recipes_critic_for(generator):
-    from course_lib.models import critic_for
-
-    return critic_for(generator)
