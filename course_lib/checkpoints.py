@@ -11,6 +11,7 @@ pickle, and rebuilds the model only from the classes in :data:`course_lib.models
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -26,10 +27,26 @@ from torch import nn
 from . import __version__
 from .models import MODEL_CLASSES
 
-__all__ = ["save", "load", "read_metadata", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["save", "load", "read_metadata", "fingerprint", "FORMAT", "FORMAT_VERSION"]
 
 FORMAT = "course_lib.checkpoint"
 FORMAT_VERSION = 1
+
+
+def fingerprint(path: str | Path) -> str:
+    """A short name for exactly these weights: the first 16 hex digits of the file's SHA-256.
+
+    Whatever records which checkpoint made something (an artwork, a model record) stores this
+    beside the file name, so a retrained model under the same name is noticed.
+    """
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as err:
+        raise ValueError(f"cannot fingerprint checkpoint {path}: {err.strerror or err}") from None
+    return digest.hexdigest()[:16]
 
 
 def save(model: nn.Module, path: str | Path, **metadata: Any) -> Path:

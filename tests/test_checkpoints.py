@@ -295,3 +295,19 @@ def test_saved_checkpoints_get_ordinary_file_permissions(tmp_path):
     ordinary.write_bytes(b"")
     path = checkpoints.save(Discriminator(784, 4), tmp_path / "d.pt")
     assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(ordinary.stat().st_mode)
+
+
+def test_fingerprint_names_the_exact_weights(tmp_path):
+    from course_lib.checkpoints import fingerprint, save
+    from course_lib.models import AutoencoderModel
+
+    torch.manual_seed(0)
+    a, b = tmp_path / "a.pt", tmp_path / "b.pt"
+    save(AutoencoderModel(), a)
+    torch.manual_seed(1)
+    save(AutoencoderModel(), b)
+    assert len(fingerprint(a)) == 16
+    assert fingerprint(a) == fingerprint(a)
+    assert fingerprint(a) != fingerprint(b)
+    with pytest.raises(ValueError, match="cannot fingerprint"):
+        fingerprint(tmp_path / "missing.pt")
