@@ -2,6 +2,12 @@
 
 Each check prints one line per item, ``ok`` or ``PROBLEM`` with what to do, and returns
 whether everything passed, so a notebook shows a stable, readable verdict.
+
+A measured bar in a notebook is printed with :func:`check_value` (or :func:`check` for a
+yes/no fact), always as one line that starts with ``[pass]`` or ``[FAIL]`` and carries the
+measured number beside the bar, e.g. ``[pass] held-out BCE: 77 nats (bar: at most 85)``.
+``tests/test_notebook_outputs.py`` fails when any saved notebook shows a ``[FAIL]`` or
+``PROBLEM`` line, so a notebook is never saved with its own check failing.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ import importlib.metadata
 import sys
 from collections.abc import Callable
 
-__all__ = ["check_answer", "check_environment"]
+__all__ = ["check", "check_answer", "check_environment", "check_value", "FAIL", "PASS"]
+
+PASS, FAIL = "[pass]", "[FAIL]"
 
 # Packages the notebooks rely on, and the versions pyproject.toml pins.
 PINNED = ("torch", "torchvision", "numpy", "scikit-learn", "ipywidgets", "plotly", "django")
@@ -78,6 +86,42 @@ def _pins() -> dict[str, str]:
             name, version = spec.split("==", 1)
             pins[name.strip().lower()] = version.strip()
     return pins
+
+
+def check(label: str, passed: bool, detail: str = "") -> bool:
+    """Print one check line, ``[pass] label: detail`` or ``[FAIL] label: detail``."""
+    print(f"{PASS if passed else FAIL} {label}" + (f": {detail}" if detail else ""))
+    return bool(passed)
+
+
+def check_value(
+    label: str,
+    value: float,
+    *,
+    at_most: float | None = None,
+    at_least: float | None = None,
+    unit: str = "",
+    digits: int = 0,
+) -> bool:
+    """Print a measured value against its bar and return whether it is met.
+
+    ``digits`` rounds the printed value (and the bar) so the line is stable across machines:
+    choose the precision that is meaningful, e.g. 0 for nats, 2 for a ratio.
+    """
+    if at_most is None and at_least is None:
+        raise ValueError("check_value needs a bar: at_most=..., at_least=... or both")
+    value = float(value)
+    if value != value:  # NaN never meets a bar
+        passed = False
+    else:
+        passed = (at_most is None or value <= at_most) and (at_least is None or value >= at_least)
+    suffix = f" {unit}" if unit else ""
+    bars = []
+    if at_least is not None:
+        bars.append(f"at least {at_least:.{digits}f}")
+    if at_most is not None:
+        bars.append(f"at most {at_most:.{digits}f}")
+    return check(label, passed, f"{value:.{digits}f}{suffix} (bar: {' and '.join(bars)})")
 
 
 def check_answer(answer: object, expected: object, *, hint: str = "") -> bool:
