@@ -429,3 +429,38 @@ def test_a_png_with_a_garbled_chunk_is_a_clear_value_error():
     )
     with pytest.raises(ValueError, match="damaged"):
         validate_image_bytes(broken)
+
+
+def test_a_style_round_trips_through_an_open_file_and_old_files_still_load(trained, tmp_path):
+    import io
+
+    buffer = io.BytesIO()
+    save_style(trained, buffer)  # what the web app stores, with no temporary file
+    buffer.seek(0)
+    loaded = load_style(buffer)
+    assert torch.equal(loaded.model.sample(2, seed=0), trained.model.sample(2, seed=0))
+    assert loaded.report == trained.report
+    # A file of the first style format (before styles became checkpoints) still loads.
+    legacy = tmp_path / "legacy.pt"
+    torch.save(
+        {
+            "format": styles.LEGACY_FORMAT,
+            "format_version": 1,
+            "config": dict(trained.model.config),
+            "state_dict": trained.model.state_dict(),
+            "originals": (trained.originals * 255).round().to(torch.uint8),
+            "report": trained.report,
+            "history": [],
+        },
+        legacy,
+    )
+    old = load_style(legacy)
+    assert torch.equal(old.model.sample(2, seed=0), trained.model.sample(2, seed=0))
+    assert torch.allclose(old.originals, trained.originals, atol=1 / 255)
+    # A checkpoint of another model is not a style.
+    from course_lib import checkpoints
+    from course_lib.models import Generator
+
+    checkpoints.save(Generator(noise_dim=2, hidden_dim=4), tmp_path / "gan.pt")
+    with pytest.raises(ValueError, match="not a style"):
+        load_style(tmp_path / "gan.pt")
