@@ -36,8 +36,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (generative models course)"
 	@touch $@
 
+# Jupyter refuses to run as root unless told; a container or a fresh cloud machine runs as root.
+LAB_ARGS ?=
 lab: venv
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 lint: venv
 	$(BIN)/ruff check course_lib tests django_project bench

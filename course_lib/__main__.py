@@ -8,6 +8,10 @@ Examples::
     python -m course_lib train gan --arch mlp --epochs 60
     python -m course_lib info checkpoints/vae.pt
     python -m course_lib download mnist
+
+Without --out, train writes data/checkpoints/cli/KIND_ARCH_DATASET.pt (the second example:
+data/checkpoints/cli/gan_conditional_mnist5k.pt), never a checkpoint that the notebooks or the
+web gallery use.
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ import math
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .recipes import Recipe
 
 KINDS = ("ae", "vae", "gan")
 ARCHS = ("conditional", "conv", "mixture", "mlp")
@@ -82,8 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=None,
-        help="checkpoint file to write (default: data/checkpoints/"
-        "KIND_DATASET.pt, the folder the notebooks and the gallery use)",
+        help="checkpoint file to write (default: data/checkpoints/cli/"
+        "KIND_ARCH_DATASET.pt, e.g. cli/gan_conditional_mnist5k.pt: a folder of the command "
+        "line's own, so it never overwrites a model the notebooks or the gallery use)",
     )
     train.add_argument("--epochs", type=_positive_int, help="number of full passes over the data")
     train.add_argument(
@@ -152,115 +161,121 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The recipe kind that trains each (kind, --arch) pair.
+RECIPE_KINDS = {
+    ("ae", "mlp"): "ae",
+    ("vae", "mlp"): "vae",
+    ("vae", "mixture"): "mixture_vae",
+    ("gan", "mlp"): "gan",
+    ("gan", "conv"): "conv_gan",
+    ("gan", "conditional"): "conv_gan",
+}
+
+
+def default_out(kind: str, arch: str, dataset: str) -> Path:
+    """Where ``train`` writes without ``--out``: ``data/checkpoints/cli/KIND_ARCH_DATASET.pt``.
+
+    A folder of its own, so the command line never overwrites a checkpoint that the notebooks
+    or the gallery use (``data/checkpoints/gan_mnist5k.pt`` is the lesson's MLP GAN).
+    """
+    from .paths import checkpoint_dir
+
+    stem = Path(dataset).name if Path(dataset).is_dir() else dataset
+    return checkpoint_dir() / "cli" / f"{kind}_{arch}_{stem}.pt"
+
+
+def _recipe_for(args: argparse.Namespace, arch: str, train_data: object) -> Recipe:
+    """The command line's arguments as a recipe (the one place that builds and trains models)."""
+    import torch
+
+    from . import recipes
+
+    kind = RECIPE_KINDS[(args.kind, arch)]
+    if kind in ("ae", "vae", "mixture_vae"):
+        config = {"hidden_dim": args.hidden_dim or 400, "latent_dim": args.latent_dim or 32}
+    elif kind == "gan":
+        config = {"noise_dim": args.latent_dim or 100, "hidden_dim": args.hidden_dim or 256}
+    else:
+        n_classes = 0
+        if arch == "conditional":
+            labels = getattr(train_data, "labels", None)
+            if labels is None or len(labels) == 0:
+                raise ValueError(
+                    f"--arch conditional learns from labels and {args.dataset} has none "
+                    "(use --arch conv)"
+                )
+            n_classes = int(torch.as_tensor(labels).max()) + 1
+        config = {
+            "noise_dim": args.latent_dim or 32,
+            "width": args.hidden_dim or 32,
+            "n_classes": n_classes,
+        }
+    epochs = args.epochs
+    if epochs is None and args.time_budget is None:
+        epochs = DEFAULT_EPOCHS
+    return recipes.Recipe(
+        kind,
+        str(args.dataset),
+        config,
+        epochs=epochs,
+        time_budget=args.time_budget,
+        batch_size=args.batch_size or 64,
+        lr=args.lr or (3e-3 if kind == "conv_gan" else 1e-3),
+        seed=args.seed,
+    )
+
+
 def _train(args: argparse.Namespace) -> int:
     import torch
 
-    from . import checkpoints
+    from . import checkpoints, recipes
     from .data import load_dataset
     from .metrics import negative_elbo, reconstruction_bce, sample_quality
-    from .models import (
-        AutoencoderModel,
-        ConvGenerator,
-        Discriminator,
-        Generator,
-        MixturePriorVAE,
-        VariationalAutoencoder,
-        balanced_labels,
-        critic_for,
-    )
-    from .paths import checkpoint_path
-    from .training import (
-        resolve_device,
-        set_seed,
-        train_autoencoder,
-        train_conv_gan,
-        train_gan,
-        train_vae,
-    )
+    from .runtime import use_threads
+    from .training import resolve_device
 
     if args.threads:
-        torch.set_num_threads(args.threads)
+        use_threads(args.threads)
     arch = args.arch or DEFAULT_ARCH[args.kind]
     if args.kind not in ARCH_KINDS[arch]:
         raise ValueError(
             f"--arch {arch} is only for {' and '.join(ARCH_KINDS[arch])}; "
             f"{args.kind} comes as {DEFAULT_ARCH[args.kind]}"
         )
-    epochs = args.epochs
-    if epochs is None and args.time_budget is None:
-        epochs = DEFAULT_EPOCHS
     device = resolve_device(args.device)
     dataset_name = str(args.dataset)
     train_data = load_dataset(dataset_name, "train")
     test_data = load_dataset(dataset_name, "test")
     input_dim = int(train_data.images[0].numel())
-    stem = Path(dataset_name).name if Path(dataset_name).is_dir() else dataset_name
-    out = args.out or checkpoint_path(f"{args.kind}_{stem}")
-    budget = dict(
-        epochs=epochs,
-        time_budget=args.time_budget,
-        seed=args.seed,
-        device=device,
-        batch_size=args.batch_size or 64,
-    )
+    out = args.out or default_out(args.kind, arch, dataset_name)
+    recipe = _recipe_for(args, arch, train_data)
     print(
         f"Training {args.kind} on {train_data!r}; held out: {len(test_data)} images; "
         f"device {device}",
         flush=True,
     )
 
-    set_seed(args.seed)
     started = time.perf_counter()
+    model = recipes.build_model(recipe, input_dim)
+    history, critic = recipes.train_model(recipe, model, train_data, device=device)
     metrics: dict[str, float] = {}
     if args.kind in ("ae", "vae"):
-        dims = dict(
-            input_dim=input_dim, hidden_dim=args.hidden_dim or 400, latent_dim=args.latent_dim or 32
-        )
-        if args.kind == "ae":
-            model = AutoencoderModel(**dims)
-            history = train_autoencoder(model, train_data, lr=args.lr or 1e-3, **budget)
-        else:
-            model = (MixturePriorVAE if arch == "mixture" else VariationalAutoencoder)(**dims)
-            history = train_vae(model, train_data, lr=args.lr or 1e-3, **budget)
+        if args.kind == "vae":
             metrics["test_neg_elbo_nats"] = round(negative_elbo(model, test_data), 3)
         metrics["test_recon_bce_nats"] = round(reconstruction_bce(model, test_data), 3)
     else:
-        if arch in ("conv", "conditional"):
-            if input_dim != 784:
-                raise ValueError(
-                    f"the conv GAN draws 28x28 images; {dataset_name} has {input_dim} values "
-                    "per image (use --arch mlp)"
-                )
-            n_classes = 0
-            if arch == "conditional":
-                labels = getattr(train_data, "labels", None)
-                if labels is None or len(labels) == 0:
-                    raise ValueError(
-                        f"--arch conditional learns from labels and {dataset_name} has none "
-                        "(use --arch conv)"
-                    )
-                n_classes = int(torch.as_tensor(labels).max()) + 1
-            model = ConvGenerator(args.latent_dim or 32, args.hidden_dim or 32, n_classes=n_classes)
-            critic = critic_for(model)
-            history = train_conv_gan(model, critic, train_data, lr=args.lr or 3e-3, **budget)
-        else:
-            model = Generator(
-                noise_dim=args.latent_dim or 100,
-                hidden_dim=args.hidden_dim or 256,
-                output_dim=input_dim,
-            )
-            critic = Discriminator(input_dim=input_dim, hidden_dim=args.hidden_dim or 256)
-            history = train_gan(model, critic, train_data, lr=args.lr or 1e-3, **budget)
         with torch.no_grad():
             n_test = len(test_data)
-            fakes = model.sample(n_test, seed=args.seed) * 2 - 1
+            real_images = test_data.images.to(device) * 2 - 1
             if getattr(model, "n_classes", 0):  # a conditional critic judges image and label
-                real_labels = torch.as_tensor(test_data.labels).long().to(device)
-                real = critic(test_data.images.to(device) * 2 - 1, real_labels)
-                fake = critic(fakes, balanced_labels(n_test, model.n_classes).to(device))
+                # The codes carry the labels they were drawn for (every digit in turn).
+                labels = torch.arange(n_test) % model.n_classes
+                fakes = model.sample(n_test, seed=args.seed, labels=labels) * 2 - 1
+                real = critic(real_images, torch.as_tensor(test_data.labels).long().to(device))
+                fake = critic(fakes, labels.to(device))
             else:
-                real = critic(test_data.images.to(device) * 2 - 1)
-                fake = critic(fakes)
+                fakes = model.sample(n_test, seed=args.seed) * 2 - 1
+                real, fake = critic(real_images), critic(fakes)
             real, fake = real.mean().item(), fake.mean().item()
         metrics.update(test_d_real=round(real, 4), test_d_fake=round(fake, 4))
         if dataset_name in DIGIT_DATASETS:

@@ -16,6 +16,7 @@ seed, so every run, notebook and web worker sees the very same held-out digits.
 from __future__ import annotations
 
 import functools
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,15 @@ from torch.utils.data import Dataset
 
 from .paths import data_dir
 
-__all__ = ["ImageDataset", "load_dataset", "stack_images", "download_mnist", "DATASETS", "SPLITS"]
+__all__ = [
+    "ImageDataset",
+    "load_dataset",
+    "stack_images",
+    "data_fingerprint",
+    "download_mnist",
+    "DATASETS",
+    "SPLITS",
+]
 
 DATASETS = ("mnist5k", "digits", "mnist", "patterns")
 SPLITS = ("train", "test", "all")
@@ -82,6 +91,15 @@ def stack_images(data: Dataset | torch.Tensor) -> torch.Tensor:
         raise ValueError("the dataset is empty")
     items = [data[i] for i in range(len(data))]
     return torch.stack([item[0] if isinstance(item, (tuple, list)) else item for item in items])
+
+
+def data_fingerprint(*tensors: torch.Tensor) -> str:
+    """A short hash of training data (images, labels), so a model or a judge trained on other
+    data is retrained rather than reused. (``checkpoints.fingerprint`` names a weights file.)"""
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        digest.update(tensor.contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def load_dataset(

@@ -190,10 +190,26 @@ def to_png_bytes(image: Any, scale: int = 1) -> bytes:
     return buffer.getvalue()
 
 
+#: Encoded images ``to_data_url`` passes through as they are, by their first bytes.
+_MIME_BY_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+
+
 def to_data_url(image: Any, scale: int = 1) -> str:
-    """Encode an image as a ``data:image/png;base64,...`` URL to inline it in HTML or notebooks."""
-    encoded = base64.b64encode(to_png_bytes(image, scale=scale)).decode("ascii")
-    return f"data:image/png;base64,{encoded}"
+    """Encode an image as a ``data:image/...;base64,...`` URL to inline it in HTML or notebooks.
+
+    ``image`` is anything :func:`to_pil` accepts (encoded as PNG, enlarged ``scale`` times), or
+    the bytes of a PNG or JPEG file, inlined as they are (the one helper the web apps use too).
+    """
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        data = bytes(image)
+        mime = next((m for magic, m in _MIME_BY_MAGIC.items() if data.startswith(magic)), None)
+        if mime is None:
+            raise ValueError("the bytes are not a PNG or JPEG file")
+        if scale != 1:
+            raise ValueError("encoded image bytes are inlined as they are: scale must be 1")
+    else:
+        data, mime = to_png_bytes(image, scale=scale), "image/png"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def save_png(image: Any, path: str | Path, scale: int = 1) -> Path:

@@ -18,8 +18,9 @@ from plotly.colors import qualitative
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
+from torch import nn
 
-__all__ = ["LatentSpaceExplorer", "interpolate", "lerp", "slerp"]
+__all__ = ["LatentSpaceExplorer", "interpolate", "lerp", "slerp", "manifold_grid"]
 
 PROJECTION_METHODS = ("pca", "tsne")
 INTERPOLATION_METHODS = ("linear", "slerp")
@@ -326,3 +327,35 @@ class LatentSpaceExplorer:
     ) -> np.ndarray:
         """Points from start to end ("linear" or "slerp"), ready to decode into a morphing strip."""
         return interpolate(start_vector, end_vector, steps=steps, method=method)
+
+
+# --------------------------------------------------------------------------------------------
+# A map of a 2-D latent space
+# --------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def manifold_grid(model: nn.Module, n: int = 15, limit: float = 2.5) -> torch.Tensor:
+    """Decode an ``n x n`` grid of codes spanning ``[-limit, limit]^2`` of a 2-D latent space.
+
+    Returns ``(n * n, 1, 28, 28)`` images, row by row from the top: z1 grows to the right and
+    z2 grows upwards, like the axes of a scatter plot, so the grid is a map of the space.
+    """
+    if getattr(model, "latent_dim", None) != 2 or not hasattr(model, "decode"):
+        raise ValueError("manifold_grid needs a model with latent_dim == 2 and a decode method")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    if not 0 < float(limit) < float("inf"):
+        raise ValueError(f"limit must be a positive number, got {limit!r}")
+    values = torch.linspace(-float(limit), float(limit), n)
+    z2, z1 = torch.meshgrid(values.flip(0), values, indexing="ij")  # top row: largest z2
+    codes = torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1)
+    parameter = next(model.parameters(), None)
+    if parameter is not None:
+        codes = codes.to(device=parameter.device, dtype=parameter.dtype)
+    was_training = model.training
+    model.eval()
+    try:
+        return model.decode(codes).cpu()
+    finally:
+        model.train(was_training)

@@ -12,6 +12,8 @@
   held-out digits (:func:`sample_quality` does both).
 - :func:`memorisation_check`: are samples closer to the training images than new real digits
   are? If so, the model is copying.
+- :func:`sample_diversity` (spotting mode collapse), :func:`neighbour_agreement` (do similar
+  codes share a label?) and :func:`pixel_entropy` (the lowest cross-entropy gray images allow).
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from .data import load_dataset, stack_images
-from .models import AutoencoderModel, DigitClassifier, MixturePriorVAE, VariationalAutoencoder
+from . import checkpoints
+from .data import data_fingerprint, load_dataset, stack_images
+from .models import AutoencoderModel, DigitClassifier, VariationalAutoencoder
+from .runtime import device_of
 
 __all__ = [
     "negative_elbo",
@@ -39,11 +43,10 @@ __all__ = [
     "frechet_distance",
     "sample_quality",
     "memorisation_check",
+    "sample_diversity",
+    "neighbour_agreement",
+    "pixel_entropy",
 ]
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
 
 
 @torch.no_grad()
@@ -71,7 +74,7 @@ def negative_elbo(
     images = stack_images(data)
     if images.shape[0] == 0:
         raise ValueError("the dataset is empty")
-    device = device or _device_of(model)
+    device = device or device_of(model)
     was_training = model.training
     model.eval()
     generator = torch.Generator().manual_seed(seed)
@@ -97,10 +100,7 @@ def _elbo_draw(
     eps = torch.randn(mu.shape, generator=generator).to(device)
     z = mu + eps * torch.exp(0.5 * logvar)
     recon = F.binary_cross_entropy(model.decoder(z), x, reduction="sum")
-    if isinstance(model, MixturePriorVAE):  # no closed form: estimate with the same z
-        kl = model.kl_divergence(z, mu, logvar)
-    else:
-        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    kl = model.kl_divergence(z, mu, logvar)  # closed form, or estimated with this z
     return (recon + kl).item()
 
 
@@ -115,7 +115,7 @@ def reconstruction_bce(
     images = stack_images(data)
     if images.shape[0] == 0:
         raise ValueError("the dataset is empty")
-    device = _device_of(model)
+    device = device_of(model)
     was_training = model.training
     model.eval()
     total = 0.0
@@ -221,12 +221,10 @@ def digit_classifier(*, progress: bool = False) -> DigitClassifier:
     No downloaded weights: the same seed, data and recipe give the same judge on every machine
     (a checkpoint made from other data or another recipe is retrained, never trusted).
     """
-    from . import checkpoints
     from .paths import checkpoint_path
-    from .recipes import fingerprint
 
     train = load_dataset(CLASSIFIER_RECIPE["dataset"], CLASSIFIER_RECIPE["split"])
-    recipe = {**CLASSIFIER_RECIPE, "data": fingerprint(train.images, train.labels)}
+    recipe = {**CLASSIFIER_RECIPE, "data": data_fingerprint(train.images, train.labels)}
     key = json.dumps(recipe, sort_keys=True)
     if key in _JUDGES:
         return _JUDGES[key]
@@ -405,3 +403,56 @@ def _batch_of(images: Any) -> Any:
     if isinstance(images, Dataset) and not isinstance(images, torch.Tensor):
         return stack_images(images)
     return images
+
+
+# --- quick numbers the notebooks print -----------------------------------------------------
+
+
+@torch.no_grad()
+def sample_diversity(samples: torch.Tensor, reference: Any) -> dict[str, float]:
+    """How varied a batch of images is, to spot mode collapse: two numbers.
+
+    ``spread`` is the mean RMS pixel distance between every pair of images (0 when all are the
+    same; about 0.36 for real MNIST digits). ``classes`` counts the labels of their nearest
+    images in ``reference`` (a labelled dataset such as the training split): how many different
+    digits the batch resembles.
+    """
+    flat = torch.as_tensor(samples).detach().cpu().double()
+    if flat.dim() < 2 or flat.shape[0] < 2:
+        raise ValueError(f"need a batch of at least 2 images, got shape {tuple(flat.shape)}")
+    flat = flat.reshape(flat.shape[0], -1)
+    spread = torch.pdist(flat).mean().item() / flat.shape[1] ** 0.5
+    index, _ = nearest_neighbour_distances(flat, reference.images)
+    classes = len(set(torch.as_tensor(reference.labels)[torch.as_tensor(index)].tolist()))
+    return {"spread": spread, "classes": classes}
+
+
+def neighbour_agreement(points: Any, labels: Any, k: int = 5) -> float:
+    """Fraction of each point's ``k`` nearest other points that share its label (0 to 1).
+
+    A number for "do similar things sit together?": 0.1 is chance for ten balanced classes,
+    1.0 means every neighbourhood is pure.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    points = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
+    labels = np.asarray(labels).reshape(-1)
+    if len(points) != len(labels):
+        raise ValueError(f"got {len(points)} points but {len(labels)} labels")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < len(points):
+        raise ValueError(f"k must be an integer between 1 and {len(points) - 1}, got {k!r}")
+    # kneighbors() without a query leaves each point out of its own neighbour list.
+    _, index = NearestNeighbors(n_neighbors=k).fit(points).kneighbors()
+    return float((labels[index] == labels[:, None]).mean())
+
+
+def pixel_entropy(images: torch.Tensor) -> float:
+    """Mean summed binary entropy of the pixels, in nats per image: the lowest BCE any model gets.
+
+    A gray target such as 0.3 cannot be predicted with certainty, so the summed binary
+    cross-entropy (and a VAE's negative ELBO) of gray-level images never reaches 0; this is
+    where it bottoms out. For pure black-and-white images it is 0.
+    """
+    pixels = images.detach().double().reshape(images.shape[0], -1).clamp(0.0, 1.0)
+    entropy = -(torch.xlogy(pixels, pixels) + torch.xlogy(1 - pixels, 1 - pixels))
+    return float(entropy.sum(1).mean())

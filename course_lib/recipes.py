@@ -1,15 +1,17 @@
-"""The course's standard models: one place that says how each shared checkpoint is trained.
+"""The course's standard models: one place that says how each model is built and trained.
 
-Notebooks, the command line's defaults and the web gallery ask for a model by name, e.g.
+Notebooks, the command line and the web gallery ask for a shared model by name, e.g.
 ``recipes.get("vae_mnist5k")``. The first caller trains it (a fixed number of epochs, seeded, so
 the result is the same on every run) and saves it in the shared checkpoint folder; everyone
 after that loads it. Because the recipe lives here and nowhere else, notebook 02 and notebook 05
-can never disagree about what "the course VAE" is.
+can never disagree about what "the course VAE" is. The command line builds and trains its models
+with the same :func:`build_model` and :func:`train_model`, from a :class:`Recipe` of its own
+arguments, and writes them elsewhere (``data/checkpoints/cli/``), never over a shared one.
 """
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,16 +19,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from .data import load_dataset
+from . import checkpoints
+from .data import data_fingerprint, load_dataset
 from .models import (
     AutoencoderModel,
     ConvGenerator,
     Discriminator,
     Generator,
+    MixturePriorVAE,
     VariationalAutoencoder,
     critic_for,
 )
-from .notebook import train_or_load
+from .paths import checkpoint_path
 from .training import (
     History,
     set_seed,
@@ -36,21 +40,45 @@ from .training import (
     train_vae,
 )
 
-__all__ = ["Recipe", "RECIPES", "get", "train_fresh"]
+__all__ = [
+    "Recipe",
+    "RECIPES",
+    "KINDS",
+    "get",
+    "train_fresh",
+    "train_or_load",
+    "build_model",
+    "train_model",
+]
+
+#: What a recipe can train: the model class each kind builds.
+KINDS: dict[str, type[nn.Module]] = {
+    "ae": AutoencoderModel,
+    "vae": VariationalAutoencoder,
+    "mixture_vae": MixturePriorVAE,
+    "gan": Generator,  # the lesson's MLP GAN
+    "conv_gan": ConvGenerator,  # DCGAN-style, class-conditional with config n_classes > 0
+}
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """How to build and train one shared model."""
+    """How to build and train one model. Every field is part of what a saved checkpoint is
+    checked against, so changing any of them retrains rather than reusing a stale model."""
 
-    kind: str  # "ae", "vae", "gan" (the lesson's MLP GAN) or "conv_gan"
+    kind: str  # one of KINDS
     dataset: str
-    config: dict[str, int]
-    epochs: int
+    config: dict[str, int]  # constructor arguments (input_dim comes from the data)
+    epochs: int | None
     batch_size: int = 64
     lr: float = 1e-3
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)  # other train_* keyword arguments
+    time_budget: float | None = None  # seconds; the shared recipes use epochs only
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown recipe kind {self.kind!r}; choose one of {', '.join(KINDS)}")
 
 
 #: Epochs of the course's conv GANs: what fits in notebook 03b's minute on a laptop CPU.
@@ -88,59 +116,55 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def _steps(
+def build_model(recipe: Recipe, input_dim: int = 784) -> nn.Module:
+    """The recipe's model, freshly built after seeding (so its first weights repeat)."""
+    set_seed(recipe.seed)
+    cls = KINDS[recipe.kind]
+    if recipe.kind in ("gan", "conv_gan"):
+        if recipe.kind == "gan":
+            return cls(output_dim=input_dim, **recipe.config)
+        if input_dim != 784:
+            raise ValueError(
+                f"the conv GAN draws 28x28 images; this data has {input_dim} values per image "
+                "(use the lesson's MLP GAN: kind 'gan', or `--arch mlp` on the command line)"
+            )
+        return cls(**recipe.config)
+    return cls(input_dim=input_dim, **recipe.config)
+
+
+def train_model(
     recipe: Recipe,
+    model: nn.Module,
     data: Any,
-    epochs: int,
-    progress: bool,
-    callback: Callable[[dict[str, Any]], None] | None,
-) -> tuple[Callable[[], nn.Module], Callable[[nn.Module], History]]:
-    """How to build the recipe's model (seeded) and how to train it on ``data``."""
-    input_dim = int(data.images[0].numel())
-    train_kwargs = dict(
-        epochs=epochs,
+    *,
+    device: str | torch.device | None = "cpu",
+    progress: bool = True,
+    callback: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[History, nn.Module | None]:
+    """Train ``model`` (from :func:`build_model`) on ``data`` as the recipe says; returns the
+    history and, for a GAN, the critic it was trained against (None otherwise)."""
+    _watch(callback, model)
+    settings = dict(
+        epochs=recipe.epochs,
+        time_budget=recipe.time_budget,
         batch_size=recipe.batch_size,
         lr=recipe.lr,
         seed=recipe.seed,
+        device=device,
         progress=progress,
         callback=callback,
         **recipe.extra,
     )
-
     if recipe.kind == "conv_gan":
-
-        def build() -> nn.Module:
-            set_seed(recipe.seed)
-            return ConvGenerator(**recipe.config)
-
-        def train(generator: nn.Module) -> History:
-            _watch(callback, generator)
-            return train_conv_gan(generator, critic_for(generator), data, **train_kwargs)
-
-    elif recipe.kind == "gan":
-
-        def build() -> nn.Module:
-            set_seed(recipe.seed)
-            return Generator(output_dim=input_dim, **recipe.config)
-
-        def train(generator: nn.Module) -> History:
-            _watch(callback, generator)
-            critic = Discriminator(input_dim=input_dim, hidden_dim=recipe.config["hidden_dim"])
-            return train_gan(generator, critic, data, **train_kwargs)
-
-    else:
-        cls = AutoencoderModel if recipe.kind == "ae" else VariationalAutoencoder
-        loop = train_autoencoder if recipe.kind == "ae" else train_vae
-
-        def build() -> nn.Module:
-            set_seed(recipe.seed)
-            return cls(input_dim=input_dim, **recipe.config)
-
-        def train(model: nn.Module) -> History:
-            _watch(callback, model)
-            return loop(model, data, **train_kwargs)
-
-    return build, train
+        critic = critic_for(model)
+        return train_conv_gan(model, critic, data, **settings), critic
+    if recipe.kind == "gan":
+        critic = Discriminator(
+            input_dim=model.config["output_dim"], hidden_dim=recipe.config["hidden_dim"]
+        )
+        return train_gan(model, critic, data, **settings), critic
+    loop = train_autoencoder if recipe.kind == "ae" else train_vae
+    return loop(model, data, **settings), None
 
 
 def _recipe(name: str) -> Recipe:
@@ -162,20 +186,14 @@ def get(
     """
     recipe = _recipe(name)
     data = load_dataset(recipe.dataset, "train")
-    build, train = _steps(recipe, data, recipe.epochs, progress, callback)
+    input_dim = int(data.images[0].numel())
     return train_or_load(
         name,
-        build,
-        train,
+        lambda: build_model(recipe, input_dim),
+        lambda model: train_model(recipe, model, data, progress=progress, callback=callback)[0],
         retrain=retrain,
-        kind=recipe.kind,
-        dataset=recipe.dataset,
-        epochs=recipe.epochs,
-        batch_size=recipe.batch_size,
-        lr=recipe.lr,
-        seed=recipe.seed,
-        extra=recipe.extra,
-        data=fingerprint(data.images, data.labels),
+        **dataclasses.asdict(recipe),
+        data=data_fingerprint(data.images, data.labels),
     )
 
 
@@ -186,11 +204,52 @@ def train_fresh(
     recipe's own training split) for ``epochs`` (default: the recipe's). The bench times
     training with it; nothing is saved."""
     recipe = _recipe(name)
+    if epochs is not None:
+        recipe = dataclasses.replace(recipe, epochs=epochs)
     data = load_dataset(recipe.dataset, "train") if data is None else data
-    build, train = _steps(recipe, data, epochs or recipe.epochs, progress, None)
-    model = build()
-    history = train(model)
+    model = build_model(recipe, int(data.images[0].numel()))
+    history, _ = train_model(recipe, model, data, progress=progress)
     return model.eval(), history
+
+
+def train_or_load(
+    name: str,
+    build: Callable[[], nn.Module],
+    train: Callable[[nn.Module], History],
+    *,
+    retrain: bool = False,
+    **metadata: Any,
+) -> tuple[nn.Module, History]:
+    """Return a trained model: loaded from the shared checkpoint folder if it is there, else
+    built with ``build()``, trained with ``train(model)`` and saved for later notebooks and the
+    web gallery.
+
+    A loaded checkpoint brings back its training history too, so plots look the same either way.
+    It is reused only if it was made with the same constructor arguments and ``metadata``
+    (for example the epochs and seed), so changing a notebook's settings retrains.
+    """
+    path = checkpoint_path(name)
+    model = build()
+    if path.exists() and not retrain:
+        try:
+            stored = checkpoints.read_metadata(path)
+        except (ValueError, FileNotFoundError):
+            stored = None
+        if (
+            stored is not None
+            and stored.get("class") == type(model).__name__
+            and stored.get("config") == model.config
+            and stored.get("recipe") == checkpoints.jsonable(metadata)
+        ):
+            loaded = checkpoints.load(path)
+            print(f"Loaded {path.name} from the shared checkpoint folder (trained earlier).")
+            return loaded, stored.get("history", [])
+    history = train(model)
+    model.eval()
+    history_data = checkpoints.jsonable(history)
+    checkpoints.save(model, path, recipe=checkpoints.jsonable(metadata), history=history_data)
+    print(f"Trained and saved {path.name} in the shared checkpoint folder.")
+    return model, history
 
 
 def _watch(callback: Callable[[dict[str, Any]], None] | None, model: nn.Module) -> None:
@@ -198,11 +257,3 @@ def _watch(callback: Callable[[dict[str, Any]], None] | None, model: nn.Module) 
     watch = getattr(callback, "watch", None)
     if callable(watch):
         watch(model)
-
-
-def fingerprint(*tensors: torch.Tensor) -> str:
-    """A short hash of the training data, so a checkpoint trained on other data is not reused."""
-    digest = hashlib.sha256()
-    for tensor in tensors:
-        digest.update(tensor.contiguous().cpu().numpy().tobytes())
-    return digest.hexdigest()[:16]

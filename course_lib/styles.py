@@ -18,6 +18,8 @@ it is called.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import io
 import json
 import math
@@ -32,15 +34,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
-from torch import nn
 from torchvision.transforms import v2
 
-from .checkpoints import check_weights_fit, read_safely, write_atomic
+from . import checkpoints
 from .data import IMAGE_EXTENSIONS
 from .metrics import nearest_neighbour_distances
-from .models import _standard_normal, sample_gaussian, vae_loss_terms
-from .paths import PROJECT_ROOT
+from .models import StyleVAE
+from .paths import PROJECT_ROOT, checkpoint_path
 from .patterns import create_pattern
+from .runtime import device_of, use_threads
 from .training import History, fit
 
 __all__ = [
@@ -56,6 +58,10 @@ __all__ = [
     "latent_traversal",
     "save_style",
     "load_style",
+    "style_checkpoint_path",
+    "train_style_or_load",
+    "style_checks",
+    "style_images_from_uploads",
     "make_sample_styles",
     "SAMPLE_STYLES_DIR",
 ]
@@ -66,85 +72,13 @@ ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")  # Pillow's names, read from th
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_UPLOAD_SIDE = 4096
 SAMPLE_STYLES_DIR = PROJECT_ROOT / "data" / "style_samples"
-FORMAT, FORMAT_VERSION = "course_lib.style", 1
+#: A style is saved as a course checkpoint of its StyleVAE (checkpoints.save/load).
+FORMAT, FORMAT_VERSION = checkpoints.FORMAT, checkpoints.FORMAT_VERSION
+#: The header of style files written before styles became checkpoints; still read.
+LEGACY_FORMAT = "course_lib.style"
 
 
 # --- the model -------------------------------------------------------------------------------
-
-
-class StyleVAE(nn.Module):
-    """A small convolutional VAE for RGB images of 32x32 pixels.
-
-    Convolutions suit a style better than the lesson's fully connected VAE: the same stroke,
-    petal or texture anywhere in the picture is recognised by the same filter.
-    """
-
-    def __init__(self, latent_dim: int = 16, width: int = 32):
-        super().__init__()
-        for name, value in (("latent_dim", latent_dim), ("width", width)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        self.config = {"latent_dim": latent_dim, "width": width}
-        self.latent_dim = latent_dim
-        self.image_shape = (3, IMAGE_SIZE, IMAGE_SIZE)
-        features = 2 * width * 8 * 8  # the encoder's output: 2*width channels of 8x8
-
-        # Batch normalisation (Ioffe & Szegedy, 2015) lets this short training converge faster:
-        # +1.5 dB reconstruction PSNR after the same 40 epochs on the sample styles.
-        self.encoder = nn.Sequential(
-            nn.Conv2d(3, width, 4, stride=2, padding=1),  # 32x32 -> 16x16
-            nn.BatchNorm2d(width),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),  # 16x16 -> 8x8
-            nn.BatchNorm2d(2 * width),
-            nn.LeakyReLU(0.2, inplace=True),
-            nn.Flatten(),
-        )
-        self.encoder_mu = nn.Linear(features, latent_dim)  # mean of q(z | x)
-        self.encoder_logvar = nn.Linear(features, latent_dim)  # log-variance of q(z | x)
-        self.decoder = nn.Sequential(
-            nn.Linear(latent_dim, features),
-            nn.ReLU(inplace=True),
-            nn.Unflatten(1, (2 * width, 8, 8)),
-            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1),  # 8x8 -> 16x16
-            nn.BatchNorm2d(width),
-            nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(width, 3, 4, stride=2, padding=1),  # 16x16 -> 32x32
-            nn.Sigmoid(),  # colour values live in [0, 1]
-        )
-        # How much each latent dimension is used: its mean KL over the style's own images,
-        # filled in by train_style. latent_traversal walks along the most used one.
-        self.register_buffer("dimension_kl", torch.zeros(latent_dim))
-
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images ``(n, 3, 32, 32)`` -> ``(mu, logvar)`` of the Gaussian q(z | x)."""
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (3, 32, 32):
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"expected RGB images shaped (n, 3, 32, 32), got {shape}")
-        hidden = self.encoder(x)
-        return self.encoder_mu(hidden), self.encoder_logvar(hidden)
-
-    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """z = mu + sigma * eps while training (so gradients reach mu and sigma); mu in eval."""
-        return sample_gaussian(mu, logvar) if self.training else mu
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latent codes ``(n, latent_dim)`` -> images ``(n, 3, 32, 32)`` in [0, 1]."""
-        if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != self.latent_dim:
-            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"expected latent codes shaped (n, {self.latent_dim}), got {shape}")
-        return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Return ``(reconstructed, mu, logvar)``."""
-        mu, logvar = self.encode(x)
-        return self.decode(self.reparameterize(mu, logvar)), mu, logvar
-
-    @torch.no_grad()
-    def sample(self, n: int, seed: int | None = None, temperature: float = 1.0) -> torch.Tensor:
-        """Decode ``n`` codes from the prior N(0, I); temperature scales them ("creativity")."""
-        device = next(self.parameters()).device
-        return self.decode(_standard_normal(n, self.latent_dim, seed, device, temperature))
 
 
 # --- images in -------------------------------------------------------------------------------
@@ -307,12 +241,13 @@ def train_style(
     (robust on a busy machine; the thread count is restored afterwards). ``callback`` gets each
     epoch's record, with ``progress`` from 0 to 1 for a progress bar.
 
-    The loss is the negative ELBO of the lesson's VAE (the same ``vae_loss_terms``): pixel
-    binary cross-entropy plus KL. For pixels in [0, 1] the cross-entropy acts like a squared
-    error that weighs near-white and near-black pixels more, which keeps flat backgrounds
-    clean. The KL weight rises from 0 to ``kl_weight`` over the first third of training ("KL
-    annealing", Bowman et al. 2016), so the decoder learns to draw the style before the prior
-    pulls the codes together; ``kl_weight`` below 1 is a beta-VAE (Higgins et al. 2017).
+    The loss is the negative ELBO of the lesson's VAE: pixel binary cross-entropy plus the
+    model's KL (``StyleVAE.kl_divergence``, the lesson's closed form). For pixels in [0, 1]
+    the cross-entropy acts like a squared error that weighs near-white and near-black pixels
+    more, which keeps flat backgrounds clean. The KL weight rises from 0 to ``kl_weight`` over
+    the first third of training ("KL annealing", Bowman et al. 2016), so the decoder learns to
+    draw the style before the prior pulls the codes together; ``kl_weight`` below 1 is a
+    beta-VAE (Higgins et al. 2017).
 
     The report (all plain numbers, see :func:`style_report`) says how well the originals are
     reconstructed, how varied the samples are and whether they copy the originals.
@@ -330,9 +265,8 @@ def train_style(
         raise ValueError("give time_budget, max_epochs or both to say how long to train")
     images = images.detach().float().cpu().clamp(0, 1)
     originals = F.interpolate(images, size=(IMAGE_SIZE, IMAGE_SIZE), mode="area")
-    threads = torch.get_num_threads()
     start = time.perf_counter()
-    torch.set_num_threads(1)
+    threads = use_threads(1)
     try:
         data = augment(images, n_variants, seed=seed)
         torch.manual_seed(seed)  # the model's initial weights and the VAE's sampling noise
@@ -353,8 +287,10 @@ def train_style(
         def step(x: torch.Tensor) -> dict[str, float]:
             nonlocal steps
             beta = kl_weight * min(1.0, 3 * done())
-            reconstructed, mu, logvar = model(x)
-            recon, kl = vae_loss_terms(reconstructed, x, mu, logvar)
+            mu, logvar = model.encode(x)
+            z = model.reparameterize(mu, logvar)
+            recon = F.binary_cross_entropy(model.decode(z), x, reduction="sum")
+            kl = model.kl_divergence(z, mu, logvar)
             loss = (recon + beta * kl) / x.shape[0]
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -391,7 +327,7 @@ def train_style(
             model.dimension_kl.copy_(per_dim_kl.mean(0))
         report = style_report(model, originals, seed=seed)
     finally:
-        torch.set_num_threads(threads)
+        use_threads(threads)
     report.update(
         training_seconds=round(training_seconds, 2),
         epochs=len(history),
@@ -551,7 +487,7 @@ def latent_traversal(
     codes = base + offsets[:, None] * direction
     was_training = model.training
     model.eval()
-    images = model.decode(codes.to(next(model.parameters()).device))
+    images = model.decode(codes.to(device_of(model)))
     model.train(was_training)
     return images
 
@@ -559,9 +495,10 @@ def latent_traversal(
 # --- saving and loading ----------------------------------------------------------------------
 
 
-def save_style(result: StyleResult, path: str | Path) -> Path:
-    """Write a trained style (weights, originals, report, history) to ``path`` atomically.
+def save_style(result: StyleResult, path: checkpoints.Source) -> checkpoints.Source:
+    """Write a trained style (weights, originals, report, history) as a course checkpoint.
 
+    ``path`` is a file name (written atomically) or an open binary file such as ``io.BytesIO``.
     The file holds only tensors and JSON-able data, so :func:`load_style` can read it with
     ``torch.load(weights_only=True)``, which refuses to run code hidden in a pickle.
     """
@@ -570,40 +507,138 @@ def save_style(result: StyleResult, path: str | Path) -> Path:
         history = json.loads(json.dumps(result.history, allow_nan=False))
     except (TypeError, ValueError) as err:
         raise ValueError(f"the report and history must be JSON-serialisable: {err}") from None
-    payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "config": dict(result.model.config),
-        "state_dict": {k: v.detach().cpu() for k, v in result.model.state_dict().items()},
-        # uint8 is exact for images that came from files, and 4x smaller than floats
-        "originals": (result.originals.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8),
-        "report": report,
-        "history": history,
-    }
-    return write_atomic(payload, path)
-
-
-def load_style(path: str | Path) -> StyleResult:
-    """Read a style saved by :func:`save_style`; the model comes back in eval mode on the CPU."""
-    payload = read_safely(path, header=FORMAT, version=FORMAT_VERSION, kind="saved style")
-    if not isinstance(payload.get("config"), dict):
-        raise ValueError(f"{path} is damaged: it has no model settings ('config')")
-    # Shapes first, on the meta device: a hostile width must not allocate gigabytes.
-    check_weights_fit(
-        path, "StyleVAE", payload["config"], payload.get("state_dict"), {"StyleVAE": StyleVAE}
+    # uint8 is exact for images that came from files, and 4x smaller than floats
+    originals = (result.originals.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+    return checkpoints.save(
+        result.model, path, tensors={"originals": originals}, report=report, history=history
     )
-    try:
-        model = StyleVAE(**payload["config"])
-        model.load_state_dict(payload["state_dict"])
-        originals = payload["originals"].float() / 255.0
-    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as err:
-        raise ValueError(f"{path} is damaged: {type(err).__name__}: {err}") from None
+
+
+def load_style(path: checkpoints.Source) -> StyleResult:
+    """Read a style saved by :func:`save_style` (a path or an open binary file); the model
+    comes back in eval mode on the CPU. Files of the older style format are read too."""
+    payload = checkpoints.read_payload(path, kind="saved style")
+    if isinstance(payload, dict) and payload.get("format") == LEGACY_FORMAT:
+        payload = _from_legacy(payload)
+    checkpoints.check_header(payload, path, kind="saved style")
+    if payload.get("class") != "StyleVAE":
+        name = checkpoints.source_name(path)
+        raise ValueError(f"{name} holds a {payload.get('class')!r}, not a style (StyleVAE)")
+    model = checkpoints.build(payload, path)  # shapes checked first: no hostile allocation
+    originals = model.tensors.get("originals")
+    if not isinstance(originals, torch.Tensor) or originals.dim() != 4:
+        raise ValueError(f"{checkpoints.source_name(path)} is damaged: it has no original images")
     return StyleResult(
-        model=model.eval(),
-        originals=originals,
-        report=payload.get("report", {}),
-        history=payload.get("history", []),
+        model=model,
+        originals=originals.float() / 255.0,
+        report=model.metadata.get("report", {}),
+        history=model.metadata.get("history", []),
     )
+
+
+def _from_legacy(payload: dict[str, Any]) -> dict[str, Any]:
+    """A style file of the first format (``course_lib.style`` version 1) as a checkpoint."""
+    if payload.get("format_version") != 1:
+        return payload  # check_header says what is wrong
+    return {
+        "format": checkpoints.FORMAT,
+        "format_version": checkpoints.FORMAT_VERSION,
+        "class": "StyleVAE",
+        "config": payload.get("config"),
+        "state_dict": payload.get("state_dict"),
+        "tensors": {"originals": payload.get("originals")},
+        "metadata": {"report": payload.get("report", {}), "history": payload.get("history", [])},
+    }
+
+
+# --- train once, then load: the notebook's cached styles --------------------------------
+
+
+#: train_style arguments that change how a style is trained (the rest only change what is shown)
+_STYLE_DISPLAY_ONLY = ("images", "progress", "callback")
+
+
+def style_checkpoint_path(name: str, images: torch.Tensor, **settings: Any) -> Path:
+    """Where ``train_style_or_load`` keeps a style: its name plus a fingerprint of what made it."""
+    bound = inspect.signature(train_style).bind(images, **settings)  # unknown: TypeError
+    bound.apply_defaults()
+    recipe = {k: v for k, v in bound.arguments.items() if k not in _STYLE_DISPLAY_ONLY}
+    recipe["format_version"] = FORMAT_VERSION
+    pixels = (images.detach().cpu().float().clamp(0, 1) * 255).round().to(torch.uint8)
+    digest = hashlib.sha256(json.dumps(checkpoints.jsonable(recipe), sort_keys=True).encode())
+    digest.update(repr(tuple(pixels.shape)).encode())
+    digest.update(pixels.numpy().tobytes())
+    return checkpoint_path(f"{name}-{digest.hexdigest()[:12]}")
+
+
+def train_style_or_load(
+    name: str, images: torch.Tensor, *, retrain: bool = False, **settings: Any
+) -> Any:
+    """Return a trained ``StyleResult``: loaded if these images and settings were trained before.
+
+    ``settings`` go to ``course_lib.styles.train_style``. The file's name carries a fingerprint
+    of the images and of every training setting, defaults included, so changing one retrains
+    instead of loading a stale style. The result is always read back from the saved file, and
+    the caller's random numbers are left as they were (training and even building a model draw
+    from them), so a fresh run and a loaded one continue identically.
+    """
+    path = style_checkpoint_path(name, images, **settings)
+    with torch.random.fork_rng(devices=[]):
+        if path.is_file() and not retrain:
+            try:
+                result = load_style(path)
+            except ValueError:  # damaged, or saved by an older course_lib: train it again
+                pass
+            else:
+                print(f"Loaded {path.name} from the shared checkpoint folder (trained earlier).")
+                return result
+        save_style(train_style(images, **settings), path)
+        print(f"Trained and saved {path.name} in the shared checkpoint folder.")
+        return load_style(path)
+
+
+def style_checks(
+    report: dict[str, Any],
+    *,
+    min_psnr: float = 13.0,
+    variety: tuple[float, float] = (0.5, 1.25),
+    max_colour: float = 0.1,
+) -> bool:
+    """Print pass/fail lines for a style report against coarse bars; True if all pass.
+
+    The bars sit well away from typical values, so the lines read the same on every machine,
+    while the report's own numbers move in their last digits.
+    """
+    low, high = variety
+    lines = [
+        (
+            f"reconstructions keep the colours and rough layout (PSNR above {min_psnr:g} dB)",
+            report["reconstruction_psnr_db"] > min_psnr,
+        ),
+        (
+            f"variations are neither all alike nor noise (variety ratio {low:g} to {high:g})",
+            low <= report["variety_ratio"] <= high,
+        ),
+        ("no variation is a near-copy of an original", report["copy_fraction"] == 0),
+        (
+            f"the palette is kept (average colour within {max_colour:g} of the originals')",
+            report["colour_difference"] < max_colour,
+        ),
+    ]
+    for text, passed in lines:
+        print(f"{text}: {'yes' if passed else 'no'}")
+    return all(passed for _, passed in lines)
+
+
+def style_images_from_uploads(files: dict[str, bytes]) -> torch.Tensor:
+    """Check uploaded files (name -> bytes) with ``validate_image_bytes``, load them as a style."""
+    images = []
+    for name, data in files.items():
+        try:
+            images.append(validate_image_bytes(bytes(data)))
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
+    return load_style_images(images)
 
 
 # --- shipped sample styles -------------------------------------------------------------------

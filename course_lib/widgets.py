@@ -32,6 +32,7 @@ from torch import nn
 from .imaging import make_grid, to_pil, to_png_bytes
 from .latent import INTERPOLATION_METHODS, interpolate
 from .patterns import PATTERN_TYPES, create_pattern
+from .runtime import use_threads
 
 __all__ = [
     "LatentSliders",
@@ -39,6 +40,7 @@ __all__ = [
     "TemperatureSlider",
     "PatternDesigner",
     "TrainingMonitor",
+    "StyleUploader",
     "latent_sliders",
     "interpolation_slider",
     "temperature_slider",
@@ -70,8 +72,8 @@ def _check_model(model: object, needs_sample: bool = False) -> int:
             f"{name} cannot drive a latent widget: it needs a latent_dim and a decode(z) method "
             "(AutoencoderModel, VariationalAutoencoder or Generator)"
         )
-    if needs_sample and not callable(getattr(model, "sample", None)):
-        raise ValueError(f"{name} has no sample(n, seed, temperature) method")
+    if needs_sample and not callable(getattr(model, "codes", None)):
+        raise ValueError(f"{name} has no codes(n, seed, temperature) method to draw codes")
     return latent_dim
 
 
@@ -103,12 +105,11 @@ def _one_thread() -> Iterator[None]:
     Waking a second thread costs more than decoding a few codes: on a busy 2-core CPU a batch
     of 16 took ~30 ms with 2 threads and ~0.2 ms with one.
     """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    threads = use_threads(1)
     try:
         yield
     finally:
-        torch.set_num_threads(threads)
+        use_threads(threads)
 
 
 @contextmanager
@@ -382,8 +383,8 @@ class TemperatureSlider(_ShowsWidget):
         if not 0.0 <= temperature <= 2.0:
             raise ValueError(f"temperature must be between 0 and 2, got {temperature}")
         with _inference(self.model):
-            images = self.model.sample(self.n, seed=self.seed, temperature=temperature)
-        return images.detach().cpu()
+            codes = self.model.codes(self.n, seed=self.seed, temperature=temperature)
+        return _decode(self.model, codes)
 
     def render(self, temperature: float) -> Image.Image:
         """The grid of samples at ``temperature``, 8 per row."""
@@ -570,6 +571,65 @@ class TrainingMonitor(_ShowsWidget):
         buffer = io.BytesIO()
         picture.convert("RGB").save(buffer, format="PNG", compress_level=1)
         return buffer.getvalue()
+
+
+# --- the personal style studio (notebook 09) -------------------------------------------------
+
+
+class StyleUploader(_ShowsWidget):
+    """Upload 5-10 images of your style, press the button: the style is learned and shown."""
+
+    def __init__(self, name: str = "style_mine", **settings: Any) -> None:
+        self.name = name
+        self.settings = {"max_epochs": 50, "time_budget": None, **settings}
+        self.result: Any = None
+        self.upload = w.FileUpload(accept="image/*", multiple=True, description="Choose images")
+        self.button = w.Button(description="Learn my style", button_style="primary")
+        self.output = w.Output()
+        self.button.on_click(self._clicked)
+        self.widget = w.VBox(
+            [
+                w.HTML("<b>Your style: choose 5 to 10 images, then press the button</b>"),
+                w.HBox([self.upload, self.button]),
+                self.output,
+            ]
+        )
+
+    def __repr__(self) -> str:
+        epochs = self.settings.get("max_epochs")
+        return f"StyleUploader({self.name}, 5-10 images, {epochs} epochs)"
+
+    def files(self) -> dict[str, bytes]:
+        """The uploaded files, name -> bytes (empty until the learner chooses some)."""
+        return {item["name"]: bytes(item["content"]) for item in self.upload.value}
+
+    def learn(self, files: dict[str, bytes]) -> Any:
+        """Validate and load ``files``, then train (or load) their style; returns a StyleResult."""
+        from .styles import style_images_from_uploads, train_style_or_load
+
+        images = style_images_from_uploads(files)
+        self.result = train_style_or_load(self.name, images, **self.settings)
+        return self.result
+
+    def _clicked(self, _button: Any = None) -> None:
+        """The button's handler: learn from the uploaded files and show the outcome below."""
+        from .notebook import show
+        from .styles import brief_report, variations
+
+        self.output.clear_output()
+        self.button.disabled = True
+        try:
+            with self.output:
+                try:
+                    result = self.learn(self.files())
+                except ValueError as err:
+                    print(f"Cannot learn a style from these files: {err}")
+                    return
+                show(result.originals, nrow=10, scale=3, title="your images")
+                show(variations(result.model, 10, seed=0), nrow=10, scale=3, title="variations")
+                print(brief_report(result.report))
+        finally:
+            self.button.disabled = False
 
 
 # --- latency --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from PIL import Image
 from course_lib import checkpoints
 from course_lib.models import Generator
 from course_lib.patterns import ImageChef
+from course_lib.runtime import use_threads
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -208,11 +209,11 @@ def test_lesson_app_reloads_the_weights_for_every_request(tmp_path, monkeypatch)
     monkeypatch.setenv("LESSON_CHECKPOINT", str(path))
     # Importing the app sets one torch thread and matplotlib's Agg backend, as a server wants;
     # give the rest of the test session its own settings back.
-    threads, backend = torch.get_num_threads(), matplotlib.get_backend()
+    threads, backend = use_threads(), matplotlib.get_backend()  # use_threads returns the old count
     try:
         from bench import lesson_app
     finally:
-        torch.set_num_threads(threads)
+        use_threads(threads)
         matplotlib.use(backend)
 
     loads = []

@@ -311,3 +311,55 @@ def test_fingerprint_names_the_exact_weights(tmp_path):
     assert fingerprint(a) != fingerprint(b)
     with pytest.raises(ValueError, match="cannot fingerprint"):
         fingerprint(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize(
+    ("name", "module", "config"),
+    [
+        ("Linear", nn.Linear(3, 2), {"in_features": 3, "out_features": 2}),
+        ("Sequential", nn.Sequential(), {}),
+        ("Conv2d", nn.Conv2d(1, 2, 3), {"in_channels": 1, "out_channels": 2, "kernel_size": 3}),
+        ("Module", nn.Module(), {}),
+    ],
+)
+def test_a_real_torch_class_is_refused_even_if_the_allow_list_were_widened(
+    tmp_path, monkeypatch, name, module, config
+):
+    path = tmp_path / f"{name}.pt"
+    torch.save(
+        {
+            "format": checkpoints.FORMAT,
+            "format_version": checkpoints.FORMAT_VERSION,
+            "class": name,
+            "config": config,
+            "state_dict": module.state_dict(),
+            "metadata": {},
+        },
+        path,
+    )
+    with pytest.raises(ValueError, match="unknown model class"):
+        checkpoints.load(path)
+    monkeypatch.setitem(MODEL_CLASSES, name, type(module))  # someone widens the list ...
+    with pytest.raises(ValueError, match="not one of the course's own models"):
+        checkpoints.load(path)  # ... and the torch class is still refused
+    module.config = config
+    with pytest.raises(ValueError, match="not one of the course's own models"):
+        checkpoints.save(module, tmp_path / "saved.pt")
+    assert not (tmp_path / "saved.pt").exists()
+
+
+def test_a_checkpoint_in_an_open_binary_file_round_trips():
+    import io
+
+    torch.manual_seed(0)
+    model = VariationalAutoencoder(hidden_dim=8, latent_dim=2)
+    buffer = io.BytesIO()
+    checkpoints.save(model, buffer, tensors={"extra": torch.arange(3)}, note="in memory")
+    buffer.seek(0)
+    loaded = checkpoints.load(buffer)
+    assert loaded.metadata["note"] == "in memory"
+    assert torch.equal(loaded.tensors["extra"], torch.arange(3))
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key])
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        checkpoints.load(io.BytesIO(b"garbage"))

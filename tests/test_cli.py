@@ -165,9 +165,9 @@ def test_train_gan_writes_the_generator(tmp_path, judged):
     assert {"d_loss", "g_loss"} <= set(model.metadata["history"][0])
 
 
-def test_default_out_is_in_the_shared_checkpoint_folder(data_dir, capsys):
+def test_default_out_is_in_the_command_lines_own_folder(data_dir, capsys):
     assert main(["train", "vae", *TINY, "--latent-dim", "2"]) == 0
-    expected = data_dir / "checkpoints" / "vae_digits.pt"
+    expected = data_dir / "checkpoints" / "cli" / "vae_mixture_digits.pt"
     assert expected.is_file()
     assert str(expected) in capsys.readouterr().out
     assert checkpoints.read_metadata(expected)["config"]["latent_dim"] == 2
@@ -186,7 +186,7 @@ def test_time_budget_and_seed_are_honoured(tmp_path):
 
 def test_threads_option_sets_torch_threads(tmp_path, monkeypatch):
     calls = []
-    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    monkeypatch.setattr("course_lib.runtime.use_threads", calls.append)
     out = str(tmp_path / "g.pt")
     assert main(["train", "gan", "--arch", "mlp", *TINY, "--threads", "1", "--out", out]) == 0
     assert calls == [1]
@@ -214,7 +214,7 @@ def test_train_on_a_folder_names_the_checkpoint_after_it(tmp_path, data_dir):
         )
         == 0
     )
-    meta = checkpoints.read_metadata(data_dir / "checkpoints" / "ae_shapes.pt")
+    meta = checkpoints.read_metadata(data_dir / "checkpoints" / "cli" / "ae_mlp_shapes.pt")
     assert meta["dataset"] == str(folder)
 
 

@@ -21,13 +21,14 @@ def test_the_label_changes_the_image_and_the_noise_the_style():
     generator, _ = _pair()
     generator.eval()
     z = torch.randn(1, 8).repeat(10, 1)
-    images = generator.decode(z, torch.arange(10))
+    images = generator.decode(generator.code_for(z, torch.arange(10)))
     assert images.shape == (10, 1, 28, 28)
     assert images.min() >= 0 and images.max() <= 1
     # same noise, ten labels: ten different images (the class code reaches the pixels)
     assert torch.pdist(images.reshape(10, -1)).min() > 0
     # one label for all: the same as asking for it per image
-    assert torch.allclose(generator.decode(z, 3), generator.decode(z, [3] * 10))
+    one_for_all = generator.decode(generator.code_for(z, 3))
+    assert torch.allclose(one_for_all, generator.decode(generator.code_for(z, [3] * 10)))
 
 
 def test_sample_draws_every_digit_in_turn_unless_told():
@@ -57,14 +58,14 @@ def test_sample_draws_every_digit_in_turn_unless_told():
 def test_bad_labels_get_a_clear_error(labels, message):
     generator, critic = _pair()
     with pytest.raises(ValueError, match=message):
-        generator.decode(torch.randn(4, 8), labels)
+        generator.code_for(torch.randn(4, 8), labels)
     with pytest.raises(ValueError, match=message):
         critic.logits(torch.rand(4, 1, 28, 28), labels)
 
 
 def test_unconditional_models_refuse_labels_and_bad_settings_are_refused():
     with pytest.raises(ValueError, match="unconditional"):
-        ConvGenerator(8, 4).decode(torch.randn(2, 8), [1, 2])
+        ConvGenerator(8, 4).code_for(torch.randn(2, 8), [1, 2])
     with pytest.raises(ValueError, match="unconditional"):
         ConvDiscriminator(4).logits(torch.rand(2, 784), [1, 2])
     with pytest.raises(ValueError, match="n_classes"):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from course_lib.data import ImageDataset
-from course_lib.notebook import sample_diversity
+from course_lib.metrics import sample_diversity
 
 
 @pytest.fixture()

@@ -215,6 +215,19 @@ def test_data_url():
     assert decoded.size == (56, 56) and decoded.mode == "L"
 
 
+def test_data_url_inlines_png_and_jpeg_bytes_as_they_are():
+    png = to_png_bytes(ramp())
+    assert to_data_url(png) == "data:image/png;base64," + base64.b64encode(png).decode()
+    buffer = io.BytesIO()
+    to_pil(ramp()).convert("RGB").save(buffer, format="JPEG")
+    jpeg = buffer.getvalue()
+    assert to_data_url(jpeg) == "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
+    with pytest.raises(ValueError, match="PNG or JPEG"):
+        to_data_url(b"GIF89a...")
+    with pytest.raises(ValueError, match="scale"):
+        to_data_url(png, scale=2)
+
+
 def test_save_png_creates_parents(tmp_path):
     target = tmp_path / "a" / "b" / "digit.png"
     returned = save_png(ramp(), target, scale=2)

@@ -74,6 +74,7 @@ def test_model_classes_names_every_loadable_model():
             "ConvGenerator",
             "ConvDiscriminator",
             "DigitClassifier",
+            "StyleVAE",
         )
     }
     assert expected == MODEL_CLASSES

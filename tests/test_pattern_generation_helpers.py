@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.checks import check_seed_free_patterns
-from course_lib.notebook import pixel_entropy
+from course_lib.metrics import pixel_entropy
 
 
 def test_the_deterministic_patterns_are_the_right_answer_in_any_order(capsys):

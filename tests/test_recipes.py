@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 from course_lib import recipes
 from course_lib.models import Generator, VariationalAutoencoder, critic_for
-from course_lib.notebook import plot_history, train_or_load
+from course_lib.notebook import plot_history
+from course_lib.recipes import train_or_load
 
 TINY_VAE = recipes.Recipe("vae", "digits", {"hidden_dim": 16, "latent_dim": 3}, epochs=2)
 TINY_GAN = recipes.Recipe("gan", "digits", {"noise_dim": 4, "hidden_dim": 16}, epochs=1, lr=2e-4)
@@ -158,3 +161,19 @@ def test_a_conditional_recipe_trains_a_generator_that_takes_labels(tiny_recipes,
     sevens = generator.sample(3, seed=0, labels=7)
     assert not torch.equal(sevens, generator.sample(3, seed=0, labels=1))
     assert recipes.RECIPES["cgan_mnist5k"].config["n_classes"] == 10
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"lr": 2e-3}, {"batch_size": 32}, {"seed": 1}, {"extra": {"lr_schedule": "constant"}}],
+    ids=["lr", "batch_size", "seed", "extra"],
+)
+def test_a_recipe_with_other_training_settings_retrains(tiny_recipes, monkeypatch, capsys, change):
+    first, _ = recipes.get("tiny_vae", progress=False)
+    capsys.readouterr()
+    monkeypatch.setitem(recipes.RECIPES, "tiny_vae", dataclasses.replace(TINY_VAE, **change))
+    second, _ = recipes.get("tiny_vae", progress=False)
+    assert "Trained and saved" in capsys.readouterr().out
+    assert any(not torch.equal(v, second.state_dict()[k]) for k, v in first.state_dict().items())
+    recipes.get("tiny_vae", progress=False)  # and the new one is then reused
+    assert "Loaded" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""Tests for the notebook 09 helpers in course_lib.notebook: cached styles, checks, uploads."""
+"""Tests for notebook 09's helpers: cached styles, checks and uploads (course_lib.styles), the
+uploader widget (course_lib.widgets) and the nearest-originals plot (course_lib.notebook)."""
 
 import datetime
 import io
@@ -7,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from course_lib import notebook
+from course_lib import notebook, styles, widgets
 from course_lib.styles import SAMPLE_STYLES_DIR, StyleResult, load_style
 
 TINY = {"max_epochs": 1, "time_budget": None, "n_variants": 16, "batch_size": 8, "progress": False}
@@ -38,29 +39,29 @@ def _same_model(a: StyleResult, b: StyleResult) -> bool:
 
 def test_style_checkpoint_path_fingerprints_images_and_every_setting(data_folder):
     images = _images()
-    path = notebook.style_checkpoint_path("style_x", images, **TINY)
+    path = styles.style_checkpoint_path("style_x", images, **TINY)
     assert path.parent == data_folder / "checkpoints"
     assert path.name.startswith("style_x-") and path.suffix == ".pt"
-    assert notebook.style_checkpoint_path("style_x", images.clone(), **TINY) == path
+    assert styles.style_checkpoint_path("style_x", images.clone(), **TINY) == path
     # display-only arguments do not change the file; training settings and pixels do
-    assert notebook.style_checkpoint_path("style_x", images, **{**TINY, "progress": True}) == path
-    assert notebook.style_checkpoint_path("style_x", images, **{**TINY, "max_epochs": 2}) != path
-    assert notebook.style_checkpoint_path("style_x", images, **{**TINY, "seed": 1}) != path
-    assert notebook.style_checkpoint_path("style_x", _images(seed=1), **TINY) != path
+    assert styles.style_checkpoint_path("style_x", images, **{**TINY, "progress": True}) == path
+    assert styles.style_checkpoint_path("style_x", images, **{**TINY, "max_epochs": 2}) != path
+    assert styles.style_checkpoint_path("style_x", images, **{**TINY, "seed": 1}) != path
+    assert styles.style_checkpoint_path("style_x", _images(seed=1), **TINY) != path
     # a default left out and the same default given explicitly are the same recipe
-    assert notebook.style_checkpoint_path("style_x", images, **TINY, latent_dim=16) == path
+    assert styles.style_checkpoint_path("style_x", images, **TINY, latent_dim=16) == path
     with pytest.raises(TypeError):
-        notebook.style_checkpoint_path("style_x", images, **TINY, epochs=3)
+        styles.style_checkpoint_path("style_x", images, **TINY, epochs=3)
 
 
 def test_train_style_or_load_trains_once_then_loads_the_same_result(data_folder, capsys):
     images = _images()
     rng_before = torch.random.get_rng_state()
-    trained = notebook.train_style_or_load("style_x", images, **TINY)
+    trained = styles.train_style_or_load("style_x", images, **TINY)
     assert "Trained and saved style_x-" in capsys.readouterr().out
     # training and loading draw on their own random stream: the caller's is untouched
     assert torch.equal(torch.random.get_rng_state(), rng_before)
-    loaded = notebook.train_style_or_load("style_x", images, **TINY)
+    loaded = styles.train_style_or_load("style_x", images, **TINY)
     assert "Loaded style_x-" in capsys.readouterr().out
     assert torch.equal(torch.random.get_rng_state(), rng_before)
     assert isinstance(loaded, StyleResult) and not loaded.model.training
@@ -69,22 +70,22 @@ def test_train_style_or_load_trains_once_then_loads_the_same_result(data_folder,
     assert torch.equal(loaded.originals, trained.originals)
     assert torch.equal(loaded.originals, images)  # 8-bit pixels survive the file exactly
     files = sorted(p.name for p in (data_folder / "checkpoints").iterdir())
-    assert files == [notebook.style_checkpoint_path("style_x", images, **TINY).name]
+    assert files == [styles.style_checkpoint_path("style_x", images, **TINY).name]
 
 
 def test_train_style_or_load_retrains_on_a_changed_setting_or_a_damaged_file(data_folder, capsys):
     images = _images()
-    notebook.train_style_or_load("style_x", images, **TINY)
+    styles.train_style_or_load("style_x", images, **TINY)
     capsys.readouterr()
-    other = notebook.train_style_or_load("style_x", images, **{**TINY, "max_epochs": 2})
+    other = styles.train_style_or_load("style_x", images, **{**TINY, "max_epochs": 2})
     assert "Trained" in capsys.readouterr().out and other.report["epochs"] == 2
     assert len(list((data_folder / "checkpoints").iterdir())) == 2
-    path = notebook.style_checkpoint_path("style_x", images, **TINY)
+    path = styles.style_checkpoint_path("style_x", images, **TINY)
     path.write_bytes(b"not a style")
-    again = notebook.train_style_or_load("style_x", images, **TINY)
+    again = styles.train_style_or_load("style_x", images, **TINY)
     assert "Trained" in capsys.readouterr().out and again.report["epochs"] == 1
     assert load_style(path).report == again.report
-    notebook.train_style_or_load("style_x", images, retrain=True, **TINY)
+    styles.train_style_or_load("style_x", images, retrain=True, **TINY)
     assert "Trained" in capsys.readouterr().out
 
 
@@ -97,7 +98,7 @@ GOOD_REPORT = {
 
 
 def test_style_checks_prints_one_line_per_bar(capsys):
-    assert notebook.style_checks(GOOD_REPORT) is True
+    assert styles.style_checks(GOOD_REPORT) is True
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4 and all(line.endswith(": yes") for line in lines)
     assert "no variation is a near-copy of an original: yes" in lines
@@ -115,7 +116,7 @@ def test_style_checks_prints_one_line_per_bar(capsys):
     ],
 )
 def test_style_checks_fails_the_right_bar(capsys, key, value, line):
-    assert notebook.style_checks({**GOOD_REPORT, key: value}) is False
+    assert styles.style_checks({**GOOD_REPORT, key: value}) is False
     lines = capsys.readouterr().out.splitlines()
     assert [i for i, text in enumerate(lines) if text.endswith(": no")] == [line]
 
@@ -136,17 +137,17 @@ def test_plot_nearest_originals_pairs_each_sample_with_its_nearest_original():
 
 def test_style_images_from_uploads_validates_then_loads():
     files = {f"red_{i}.png": _png_bytes((200 + i, 0, 0)) for i in range(5)}
-    images = notebook.style_images_from_uploads(files)
+    images = styles.style_images_from_uploads(files)
     assert images.shape == (5, 3, 32, 32)
     assert float(images[:, 0].min()) > 0.75 and float(images[:, 1:].max()) == 0.0
     with pytest.raises(ValueError, match=r"^notes.png: the file is not an image"):
-        notebook.style_images_from_uploads({**files, "notes.png": b"just some text"})
+        styles.style_images_from_uploads({**files, "notes.png": b"just some text"})
     with pytest.raises(ValueError, match="5 to 10 sample images, got 3"):
-        notebook.style_images_from_uploads(dict(list(files.items())[:3]))
+        styles.style_images_from_uploads(dict(list(files.items())[:3]))
 
 
 def test_style_uploader_shows_a_stable_text_and_learns_through_the_same_path(data_folder):
-    uploader = notebook.StyleUploader(**TINY)
+    uploader = widgets.StyleUploader(**TINY)
     assert repr(uploader) == "StyleUploader(style_mine, 5-10 images, 1 epochs)"
     bundle = uploader._repr_mimebundle_()
     assert bundle["text/plain"] == repr(uploader)
@@ -157,19 +158,19 @@ def test_style_uploader_shows_a_stable_text_and_learns_through_the_same_path(dat
     files = {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))[:5]}
     result = uploader.learn(files)
     assert uploader.result is result and result.originals.shape == (5, 3, 32, 32)
-    assert notebook.style_checkpoint_path("style_mine", result.originals, **TINY).is_file()
-    assert notebook.StyleUploader().settings == {"max_epochs": 50, "time_budget": None}
+    assert styles.style_checkpoint_path("style_mine", result.originals, **TINY).is_file()
+    assert widgets.StyleUploader().settings == {"max_epochs": 50, "time_budget": None}
 
 
 def test_style_uploader_button_reports_bad_files_instead_of_raising(data_folder, capsys):
-    uploader = notebook.StyleUploader(**TINY)
+    uploader = widgets.StyleUploader(**TINY)
     uploader._clicked()  # nothing uploaded yet
     assert "Cannot learn a style from these files" in capsys.readouterr().out
     assert uploader.result is None and not uploader.button.disabled
 
 
 def test_style_uploader_button_learns_from_uploaded_files(data_folder, capsys):
-    uploader = notebook.StyleUploader(**TINY)
+    uploader = widgets.StyleUploader(**TINY)
     paths = sorted((SAMPLE_STYLES_DIR / "cool_geometric").glob("*.png"))[:6]
     uploader.upload.value = tuple(  # the form ipywidgets 8 gives a kernel after an upload
         {

@@ -310,15 +310,17 @@ def test_latent_traversal_of_an_untrained_model_uses_a_random_direction():
 # ---- saving and loading -------------------------------------------------------------------------
 
 
-def test_a_style_file_with_a_hostile_width_is_refused_before_building(trained, tmp_path):
-    from course_lib import styles
+def test_a_style_file_with_a_hostile_width_is_refused_before_building(
+    trained, tmp_path, monkeypatch
+):
+    from course_lib.models import MODEL_CLASSES
 
     path = save_style(trained, tmp_path / "big.pt")
     payload = torch.load(path, weights_only=True)
     payload["config"]["width"] = 10**6  # would need terabytes if the model were built
     torch.save(payload, path)
     built = []
-    real = styles.StyleVAE
+    real = MODEL_CLASSES["StyleVAE"]
 
     class Spy(real):
         def __init__(self, *args, **kwargs):
@@ -326,12 +328,10 @@ def test_a_style_file_with_a_hostile_width_is_refused_before_building(trained, t
                 built.append(kwargs)
             super().__init__(*args, **kwargs)
 
-    styles.StyleVAE = Spy
-    try:
-        with pytest.raises(ValueError, match="do not fit|needs"):
-            load_style(path)
-    finally:
-        styles.StyleVAE = real
+    Spy.__module__, Spy.__name__ = real.__module__, real.__name__  # a course model still
+    monkeypatch.setitem(MODEL_CLASSES, "StyleVAE", Spy)
+    with pytest.raises(ValueError, match="do not fit|needs"):
+        load_style(path)
     assert built == []  # refused from the shapes alone, nothing allocated
 
 
@@ -429,3 +429,38 @@ def test_a_png_with_a_garbled_chunk_is_a_clear_value_error():
     )
     with pytest.raises(ValueError, match="damaged"):
         validate_image_bytes(broken)
+
+
+def test_a_style_round_trips_through_an_open_file_and_old_files_still_load(trained, tmp_path):
+    import io
+
+    buffer = io.BytesIO()
+    save_style(trained, buffer)  # what the web app stores, with no temporary file
+    buffer.seek(0)
+    loaded = load_style(buffer)
+    assert torch.equal(loaded.model.sample(2, seed=0), trained.model.sample(2, seed=0))
+    assert loaded.report == trained.report
+    # A file of the first style format (before styles became checkpoints) still loads.
+    legacy = tmp_path / "legacy.pt"
+    torch.save(
+        {
+            "format": styles.LEGACY_FORMAT,
+            "format_version": 1,
+            "config": dict(trained.model.config),
+            "state_dict": trained.model.state_dict(),
+            "originals": (trained.originals * 255).round().to(torch.uint8),
+            "report": trained.report,
+            "history": [],
+        },
+        legacy,
+    )
+    old = load_style(legacy)
+    assert torch.equal(old.model.sample(2, seed=0), trained.model.sample(2, seed=0))
+    assert torch.allclose(old.originals, trained.originals, atol=1 / 255)
+    # A checkpoint of another model is not a style.
+    from course_lib import checkpoints
+    from course_lib.models import Generator
+
+    checkpoints.save(Generator(noise_dim=2, hidden_dim=4), tmp_path / "gan.pt")
+    with pytest.raises(ValueError, match="not a style"):
+        load_style(tmp_path / "gan.pt")

@@ -8,8 +8,22 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from course_lib.metrics import negative_elbo
-from course_lib.models import AutoencoderModel, Discriminator, Generator, VariationalAutoencoder
-from course_lib.training import fit, resolve_device, train_autoencoder, train_gan, train_vae
+from course_lib.models import (
+    AutoencoderModel,
+    ConvGenerator,
+    Discriminator,
+    Generator,
+    VariationalAutoencoder,
+    critic_for,
+)
+from course_lib.training import (
+    fit,
+    resolve_device,
+    train_autoencoder,
+    train_conv_gan,
+    train_gan,
+    train_vae,
+)
 
 COMMON = {"epoch", "seconds", "elapsed", "images", "complete"}
 TIMING = {"seconds", "elapsed"}
@@ -370,3 +384,57 @@ def test_train_autoencoder_accepts_items_without_labels():
     model = _ae()
     train_autoencoder(model, _BareImages(torch.rand(20, 784)), epochs=1, progress=False)
     assert not torch.equal(model.latent_mean, torch.zeros(4))
+
+
+# ---- direction, not only shapes: bugs a learner would suffer ------------------------------------
+
+
+def _critic_prefers_real(critic, generator, real, labels=None) -> tuple[float, float]:
+    """Mean critic score of held-out real digits and of generated ones (both in [-1, 1])."""
+    with torch.no_grad():
+        fakes = generator.sample(len(real), seed=0, labels=labels) * 2 - 1
+        if labels is None:
+            return critic(real * 2 - 1).mean().item(), critic(fakes).mean().item()
+        return critic(real * 2 - 1, labels).mean().item(), critic(fakes, labels).mean().item()
+
+
+def test_the_lessons_gan_learns_the_right_way_round(small_mnist, tiny_val):
+    """With real and fake labels swapped, the discriminator would score fakes above real digits."""
+    torch.manual_seed(0)
+    generator, critic = Generator(noise_dim=8, hidden_dim=32), Discriminator(hidden_dim=32)
+    train_gan(generator, critic, small_mnist, epochs=2, batch_size=32, progress=False)
+    real, fake = _critic_prefers_real(critic, generator, tiny_val.images)
+    assert real > 0.5 > fake, (real, fake)
+
+
+def test_the_hinge_conv_gan_learns_the_right_way_round(small_mnist, tiny_val):
+    torch.manual_seed(0)
+    generator = ConvGenerator(noise_dim=8, width=8)
+    critic = critic_for(generator)
+    train_conv_gan(generator, critic, small_mnist, epochs=2, batch_size=32, progress=False)
+    real, fake = _critic_prefers_real(critic.logits, generator, tiny_val.images)
+    assert real > fake + 0.5, (real, fake)  # hinge scores: real pushed up, fakes down
+
+
+def test_the_conv_gan_returns_the_weight_average(small_mnist):
+    """The returned generator is the moving average: it moved from the initial weights, but
+    less than the live generator did (decay 0 makes the 'average' the live weights)."""
+
+    def run(ema_decay: float) -> torch.Tensor:
+        torch.manual_seed(0)
+        generator = ConvGenerator(noise_dim=8, width=4)
+        start = torch.cat([p.detach().flatten().clone() for p in generator.parameters()])
+        train_conv_gan(
+            generator,
+            critic_for(generator),
+            small_mnist,
+            epochs=2,
+            batch_size=64,
+            ema_decay=ema_decay,
+            progress=False,
+        )
+        return torch.cat([p.detach().flatten() for p in generator.parameters()]) - start
+
+    averaged, live = run(0.9), run(0.0)
+    assert averaged.norm() > 0  # not the untrained generator
+    assert averaged.norm() < 0.8 * live.norm()  # an average moves less than the live weights

@@ -16,16 +16,16 @@ from course_lib.models import (
     Generator,
     VariationalAutoencoder,
 )
+from course_lib.runtime import use_threads
 from course_lib.training import train_vae
 
 
 @pytest.fixture(autouse=True)
 def one_thread():
     """Tiny models run fastest on one thread; extra threads mostly wait on a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    threads = use_threads(1)
     yield
-    torch.set_num_threads(threads)
+    use_threads(threads)
 
 
 @pytest.fixture()

@@ -373,10 +373,10 @@ def clear_cache() -> None:
 # --- showing and saving -----------------------------------------------------------------------
 
 
-def variation_codes(latent_dim: int, n: int = N_VARIATIONS, seed: int = VARIATION_SEED):
-    """The latent codes of the page's variations: the same seeded N(0, I) draw as
-    ``course_lib.styles.variations(model, n, seed)``, so code i always makes variation i."""
-    return torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))
+def variation_codes(model: torch.nn.Module, n: int = N_VARIATIONS, seed: int = VARIATION_SEED):
+    """The latent codes of the page's variations, drawn by the model itself (``model.codes``),
+    as ``course_lib.styles.variations(model, n, seed)`` does: code i always makes variation i."""
+    return model.codes(n, seed=seed)
 
 
 def _data_url(image: torch.Tensor) -> str:
@@ -388,7 +388,7 @@ def showcase(style: Style) -> Showcase:
     """Originals, variations with their nearest-original distances, a traversal, the report."""
     result = get_trained(style)
     model = result.model
-    images = model.decode(variation_codes(model.latent_dim))
+    images = model.decode(variation_codes(model))
     nearest, distances = nearest_neighbour_distances(images, result.originals)
     copy_distance = float(result.report.get("copy_distance", course_styles.SAME_LOOK))
     variations = [
@@ -416,7 +416,7 @@ def save_variation(style: Style, index: int) -> GeneratedArtwork:
     if not 0 <= index < N_VARIATIONS:
         raise ValueError(f"variation numbers run from 1 to {N_VARIATIONS}, got {index + 1}")
     result = get_trained(style)
-    code = variation_codes(result.model.latent_dim)[index]
+    code = variation_codes(result.model)[index]
     with torch.no_grad():
         image = result.model.decode(code.unsqueeze(0))[0]
     png = imaging.to_png_bytes(image, scale=GALLERY_SCALE)

@@ -21,6 +21,7 @@ from PIL import Image
 
 from course_lib import checkpoints
 from course_lib.models import AutoencoderModel, Generator, VariationalAutoencoder
+from course_lib.runtime import use_threads
 from gallery import generation
 from gallery.forms import CREATIVITY_ERROR
 from gallery.models import GeneratedArtwork
@@ -51,14 +52,14 @@ def tiny_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def tiny_models(tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Serve the tiny models from an empty cache; torch's thread count restored afterwards."""
-    threads = torch.get_num_threads()
+    threads = torch.get_num_threads()  # restored with use_threads below
     monkeypatch.setenv("COURSE_DATA_DIR", str(tiny_data_dir))
     monkeypatch.setattr(generation, "EXPLORER_SAMPLES", 120)  # a small latent map is enough
     monkeypatch.setattr(generation, "_threads_configured", False)
     generation.clear_cache()
     yield tiny_data_dir
     generation.clear_cache()
-    torch.set_num_threads(threads)
+    use_threads(threads)
 
 
 def _make_artwork(method: str = "VAE", seed: int = 0, title: str = "test art") -> GeneratedArtwork:
