@@ -12,9 +12,31 @@ from .generation import (
     latent_size,
 )
 from .models import GeneratedArtwork, GenerationMethod
-from .previews import SEED_MAX
 
 CREATIVITY_ERROR = f"Creativity must be a number from {CREATIVITY_MIN} to {CREATIVITY_MAX}."
+#: Seeds are what ``torch.Generator.manual_seed`` takes reproducibly everywhere: 0 to 2**32 - 1.
+SEED_MAX = 2**32 - 1
+SEED_ERROR = f"The seed must be a whole number from 0 to {SEED_MAX}."
+
+
+class SeedField(forms.IntegerField):
+    """A seed from 0 to :data:`SEED_MAX` written in ASCII digits only.
+
+    ``int()`` (and so Django's IntegerField) would also take ``" 3"``, ``"3.0"`` or an
+    Arabic-Indic digit; a seed in a URL is meant to be copied exactly, so those are refused.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        messages = dict.fromkeys(("required", "invalid", "min_value", "max_value"), SEED_ERROR)
+        super().__init__(min_value=0, max_value=SEED_MAX, error_messages=messages, **kwargs)
+
+    def to_python(self, value: object) -> int | None:
+        if value in self.empty_values:
+            return None
+        text = str(value)
+        if not (text.isascii() and text.isdigit() and len(text) <= len(str(SEED_MAX))):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return int(text)
 
 
 class CreateArtworkForm(forms.Form):
@@ -55,17 +77,10 @@ class CreateArtworkForm(forms.Form):
             "max_value": CREATIVITY_ERROR,
         },
     )
-    seed = forms.IntegerField(
+    seed = SeedField(
         required=False,
-        min_value=0,
-        max_value=SEED_MAX,
         widget=forms.HiddenInput,
         help_text="The preview's seed: the same seed makes the same image (empty: a new one).",
-        error_messages={
-            "invalid": f"The seed must be a whole number from 0 to {SEED_MAX}.",
-            "min_value": f"The seed must be a whole number from 0 to {SEED_MAX}.",
-            "max_value": f"The seed must be a whole number from 0 to {SEED_MAX}.",
-        },
     )
     title = forms.CharField(
         max_length=200,
@@ -141,6 +156,48 @@ class InterpolatePickForm(forms.Form):
             )
         if first and second and (message := different_models_message(first, second)):
             raise forms.ValidationError(message)
+        return data
+
+
+class PreviewForm(forms.Form):
+    """The query string of ``GET /generate/<METHOD>.png``: ``creativity`` and ``seed``, each
+    optional but never empty or repeated (a URL is a recipe: it must mean one thing)."""
+
+    MAX_FIELDS = 20
+
+    creativity = forms.FloatField(
+        required=False,
+        min_value=CREATIVITY_MIN,
+        max_value=CREATIVITY_MAX,
+        error_messages=dict.fromkeys(("invalid", "min_value", "max_value"), CREATIVITY_ERROR),
+    )
+    seed = SeedField(required=False)
+
+    def _given_empty(self, name: str) -> bool:
+        return name in self.data and self.cleaned_data.get(name) is None
+
+    def clean_creativity(self) -> float:
+        """Absent: the default; present but empty: an error."""
+        if self._given_empty("creativity"):
+            raise forms.ValidationError(CREATIVITY_ERROR, code="invalid")
+        value = self.cleaned_data.get("creativity")
+        return CREATIVITY_DEFAULT if value is None else value
+
+    def clean_seed(self) -> int | None:
+        """Absent: a new random image; present but empty: an error."""
+        if self._given_empty("seed"):
+            raise forms.ValidationError(SEED_ERROR, code="invalid")
+        return self.cleaned_data.get("seed")
+
+    def clean(self) -> dict:
+        """Refuse a query string with too many fields, or a field given twice."""
+        data = super().clean()
+        if sum(len(values) for _, values in self.data.lists()) > self.MAX_FIELDS:
+            raise forms.ValidationError("The query string has too many fields.", code="fields")
+        for name in ("creativity", "seed"):
+            count = len(self.data.getlist(name))
+            if count > 1:
+                raise forms.ValidationError(f"Give {name} once, not {count} times.", code="twice")
         return data
 
 

@@ -10,8 +10,14 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
-from . import generation, previews
-from .forms import CreateArtworkForm, ExploreForm, InterpolatePickForm, different_models_message
+from . import generation
+from .forms import (
+    CreateArtworkForm,
+    ExploreForm,
+    InterpolatePickForm,
+    PreviewForm,
+    different_models_message,
+)
 from .guards import allow
 from .models import GeneratedArtwork, GenerationMethod
 
@@ -93,13 +99,28 @@ def create(request: HttpRequest) -> HttpResponse:
     )
 
 
+@allow("GET", json=True)
 def preview(request: HttpRequest, method: str) -> HttpResponse:
-    """``GET /generate/<METHOD>.png``: a new image, nothing stored (see gallery/previews.py,
-    whose WSGI layer answers this URL under gunicorn before Django is reached)."""
-    result = previews.answer(method, request.META.get("QUERY_STRING", ""), request.method)
-    response = HttpResponse(result.body, status=result.status)
-    for name, value in result.headers:
-        response[name] = value
+    """``GET /generate/<METHOD>.png``: a new image at the model's own 28x28 pixels, nothing
+    stored. ``?creativity=`` (0.1 to 2.0) and ``?seed=`` (the same seed, the same image, and
+    ``POST /create/`` with that seed keeps it). Refusals are JSON with a message."""
+    if method not in generation.CHECKPOINTS:
+        message = f"{method[:40]!r} is not a generation method; use VAE, GAN or AUTOENCODER."
+        return JsonResponse({"success": False, "error": message}, status=404)
+    form = PreviewForm(request.GET)
+    if not form.is_valid():
+        message = " ".join(sum(_form_errors(form).values(), []))
+        return JsonResponse({"success": False, "error": message}, status=400)
+    try:
+        png = generation.preview_png(
+            method, form.cleaned_data["creativity"], form.cleaned_data["seed"]
+        )
+    except generation.ModelUnavailable as error:
+        return JsonResponse({"success": False, "error": str(error)}, status=503)
+    response = HttpResponse(png, content_type="image/png")
+    # A seeded image is the same until the model is retrained; a random one never repeats.
+    seeded = form.cleaned_data["seed"] is not None
+    response["Cache-Control"] = "private, max-age=60" if seeded else "no-store"
     return response
 
 
