@@ -579,13 +579,11 @@ def bench_widgets(cfg: Config) -> list[Row]:
 def bench_gallery(cfg: Config) -> list[Row]:
     """The gallery's views called in-process through Django's test client (no HTTP, no server)
     on a throwaway in-memory database: where a request's time goes, and proof that each model
-    is loaded once per process, not per request (`django_project/gallery/bench.py`)."""
-    prepare_checkpoints(cfg)
-    if str(DJANGO_DIR) not in sys.path:
-        sys.path.insert(0, str(DJANGO_DIR))
-    from gallery import bench as gallery_bench
+    is loaded once per process, not per request (`bench/inprocess.py`)."""
+    from bench import inprocess
 
-    result = gallery_bench.run(n=cfg.gallery_calls, requests=cfg.gallery_requests)
+    prepare_checkpoints(cfg)
+    result = inprocess.run(n=cfg.gallery_calls, requests=cfg.gallery_requests)
     if "error" in result:
         raise RuntimeError(result["error"])
     rows = []

@@ -33,6 +33,7 @@ from course_lib.latent import LatentSpaceExplorer
 from course_lib.latent import interpolate as interpolate_path
 from course_lib.models import AutoencoderModel, Generator, VariationalAutoencoder
 from course_lib.paths import checkpoint_path
+from course_lib.runtime import use_threads
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +135,6 @@ class LatentMap:
 _lock = threading.Lock()
 _models: dict[str, nn.Module] = {}
 _load_counts: Counter[str] = Counter()
-_threads_configured = False
 
 
 def _check_method(method: str) -> None:
@@ -153,19 +153,11 @@ def get_model(method: str) -> nn.Module:
     with _lock:
         model = _models.get(method)  # another thread may have loaded it while we waited
         if model is None:
-            _configure_threads()
+            use_threads(INFERENCE_THREADS)
             model = _load(method)
             _models[method] = model
             _load_counts[method] += 1
     return model
-
-
-def _configure_threads() -> None:
-    """Use one intra-op thread for inference in this process (see INFERENCE_THREADS); once."""
-    global _threads_configured
-    if not _threads_configured:
-        torch.set_num_threads(INFERENCE_THREADS)
-        _threads_configured = True
 
 
 #: What to do about a checkpoint that cannot be used: train_models retrains exactly those.

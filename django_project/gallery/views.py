@@ -10,6 +10,8 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
+from gallery_site.guards import allow
+
 from . import generation
 from .forms import (
     CreateArtworkForm,
@@ -18,7 +20,6 @@ from .forms import (
     PreviewForm,
     different_models_message,
 )
-from .guards import allow
 from .models import GeneratedArtwork, GenerationMethod
 
 logger = logging.getLogger(__name__)

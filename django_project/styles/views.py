@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from gallery.guards import allow
+from gallery_site.guards import allow
 
 from . import services
 from .forms import SampleStyleForm, StyleUploadForm, VariationForm

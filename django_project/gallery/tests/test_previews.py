@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from gallery.models import GeneratedArtwork
-
-from .fuzzing import fuzz_settings
+from gallery_site.testing.fuzzing import fuzz_settings
 
 pytestmark = pytest.mark.django_db
 

@@ -1,9 +1,9 @@
-"""Fixtures for the style studio tests: throwaway media, immediate tasks, in-memory images."""
+"""Fixtures for the style studio tests: immediate tasks, in-memory images, a trained style."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,21 +43,6 @@ def uploads(n: int, fmt: str = "PNG") -> list[SimpleUploadedFile]:
     return [
         upload(image_bytes(fmt, seed=i), f"sample_{i}.{ext}", CONTENT_TYPES[fmt]) for i in range(n)
     ]
-
-
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path: Path) -> Path:
-    """Every test stores files in its own temporary MEDIA_ROOT, never in the repo."""
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = root
-    return root
-
-
-@pytest.fixture
-def media_files(media_root: Path) -> Callable[[], list[Path]]:
-    """A function listing every file now stored under MEDIA_ROOT."""
-    return lambda: sorted(path for path in media_root.rglob("*") if path.is_file())
 
 
 @pytest.fixture(autouse=True)
