@@ -74,6 +74,8 @@ def make_artwork(db, tiny_models: Path):
             generation_method=method,
             png_bytes=image.png_bytes,
             latent_vector=image.latent_vector,
+            checkpoint_name=image.checkpoint_name,
+            checkpoint_fingerprint=image.checkpoint_fingerprint,
         )
 
     return make

@@ -92,27 +92,42 @@ class CreateArtworkForm(forms.Form):
     )
 
 
+def style_artwork_message(first: GeneratedArtwork, second: GeneratedArtwork) -> str | None:
+    """Why a style-studio variation cannot be morphed here, or None if neither is one."""
+    styled = [a for a in (first, second) if a.generation_method == GenerationMethod.STYLE]
+    if not styled:
+        return None
+    which = " and ".join(f"#{a.pk}" for a in styled)
+    return (
+        f"{which} {'is a variation' if len(styled) == 1 else 'are variations'} saved from the "
+        "style studio, drawn by a style's own small VAE (a 16-number code), not by the "
+        "gallery's digit models, so the gallery cannot morph "
+        f"{'it' if len(styled) == 1 else 'them'}. Pick two artworks made by one digit model."
+    )
+
+
 def different_models_message(first: GeneratedArtwork, second: GeneratedArtwork) -> str | None:
     """Why two artworks of the same method still cannot be morphed, or None if they can.
 
-    A method's latent codes all have one size. Codes of different sizes come from different
-    models: a variation saved from the style studio is stored as a VAE artwork but was decoded
-    by its style's own small VAE (16 numbers), not by the gallery's digit VAE.
+    A method's latent codes all have one size; codes of different sizes come from different
+    models (one of them trained with another latent size).
     """
     sizes = latent_size(first.latent_vector), latent_size(second.latent_vector)
     if None in sizes or sizes[0] == sizes[1]:
         return None
-    message = (
+    return (
         f"These artworks come from different models: #{first.pk}'s latent code has {sizes[0]} "
         f"numbers and #{second.pk}'s has {sizes[1]} numbers, and only codes from one model can "
         "be morphed into each other."
     )
-    if first.generation_method == GenerationMethod.VAE:
-        message += (
-            " Variations saved from the style studio are drawn by their style's own small VAE, "
-            "not by the gallery's digit VAE, so they cannot be morphed with digit artworks."
-        )
-    return message
+
+
+#: What the picker offers: artworks of the gallery's digit models (never style variations).
+MORPHABLE = GeneratedArtwork.objects.exclude(generation_method=GenerationMethod.STYLE)
+NOT_MORPHABLE = (
+    "That artwork does not exist (any more), or is a style-studio variation, which the "
+    "gallery cannot morph."
+)
 
 
 class ArtworkChoiceField(forms.ModelChoiceField):
@@ -126,21 +141,21 @@ class InterpolatePickForm(forms.Form):
     """Two stored artworks made by the same method, to morph one into the other."""
 
     first = ArtworkChoiceField(
-        queryset=GeneratedArtwork.objects.all(),
+        queryset=MORPHABLE,
         label="From",
         widget=forms.Select(attrs={"class": "form-select"}),
         error_messages={
             "required": "Pick the artwork to start from.",
-            "invalid_choice": "That artwork does not exist (any more).",
+            "invalid_choice": NOT_MORPHABLE,
         },
     )
     second = ArtworkChoiceField(
-        queryset=GeneratedArtwork.objects.all(),
+        queryset=MORPHABLE,
         label="To",
         widget=forms.Select(attrs={"class": "form-select"}),
         error_messages={
             "required": "Pick the artwork to end with.",
-            "invalid_choice": "That artwork does not exist (any more).",
+            "invalid_choice": NOT_MORPHABLE,
         },
     )
 
@@ -148,6 +163,8 @@ class InterpolatePickForm(forms.Form):
         """Both ends must come from the same model: their latent spaces differ otherwise."""
         data = super().clean()
         first, second = data.get("first"), data.get("second")
+        if first and second and (message := style_artwork_message(first, second)):
+            raise forms.ValidationError(message)
         if first and second and first.generation_method != second.generation_method:
             raise forms.ValidationError(
                 f"Both artworks must be made by the same method: #{first.pk} is "

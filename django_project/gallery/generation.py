@@ -47,6 +47,7 @@ __all__ = [
     "LatentPoint",
     "ModelUnavailable",
     "check_checkpoint",
+    "checkpoint_of",
     "clear_cache",
     "decode_latent",
     "generate",
@@ -105,10 +106,13 @@ class LatentMismatch(ValueError):
 
 @dataclass(frozen=True)
 class GeneratedImageData:
-    """A new image as PNG bytes plus the exact latent vector that was decoded to make it."""
+    """A new image as PNG bytes, the exact latent vector that was decoded to make it, and the
+    checkpoint (name and ``course_lib.checkpoints.fingerprint``) whose weights decoded it."""
 
     png_bytes: bytes
     latent_vector: list[float]
+    checkpoint_name: str = ""
+    checkpoint_fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ class LatentMap:
 
 _lock = threading.Lock()
 _models: dict[str, nn.Module] = {}
+_fingerprints: dict[str, str] = {}  # of the file each cached model was loaded from
 _load_counts: Counter[str] = Counter()
 
 
@@ -154,8 +159,9 @@ def get_model(method: str) -> nn.Module:
         model = _models.get(method)  # another thread may have loaded it while we waited
         if model is None:
             use_threads(INFERENCE_THREADS)
+            fingerprint = _fingerprint(method)
             model = _load(method)
-            _models[method] = model
+            _models[method], _fingerprints[method] = model, fingerprint
             _load_counts[method] += 1
     return model
 
@@ -212,6 +218,20 @@ def _load(method: str) -> nn.Module:
     return model.eval()
 
 
+def _fingerprint(method: str) -> str:
+    """The fingerprint of ``method``'s checkpoint file ('' if it is missing: _load says why)."""
+    try:
+        return checkpoints.fingerprint(checkpoint_path(CHECKPOINTS[method]))
+    except ValueError:
+        return ""
+
+
+def checkpoint_of(method: str) -> tuple[str, str]:
+    """``(checkpoint name, fingerprint)`` of the model that ``method`` decodes with now."""
+    get_model(method)
+    return CHECKPOINTS[method], _fingerprints[method]
+
+
 def check_checkpoint(method: str) -> None:
     """Raise ModelUnavailable if ``method``'s checkpoint is missing or unusable (no caching)."""
     _check_method(method)
@@ -229,6 +249,7 @@ def clear_cache() -> None:
     global _dataset_map
     with _lock, _explorer_lock:
         _models.clear()
+        _fingerprints.clear()
         _load_counts.clear()
         _dataset_map = None
 
@@ -279,7 +300,13 @@ def generate(method: str, creativity: float, seed: int | None = None) -> Generat
     model = get_model(method)
     z = _draw_code(model, method, creativity, seed)
     (png,) = _decode(model, z)
-    return GeneratedImageData(png_bytes=png, latent_vector=z[0].tolist())
+    name, fingerprint = checkpoint_of(method)
+    return GeneratedImageData(
+        png_bytes=png,
+        latent_vector=z[0].tolist(),
+        checkpoint_name=name,
+        checkpoint_fingerprint=fingerprint,
+    )
 
 
 def preview_png(method: str, creativity: float, seed: int | None = None) -> bytes:
