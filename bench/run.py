@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from course_lib.runtime import use_threads
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts only bench/ on the path
     sys.path.insert(0, str(ROOT))
@@ -460,11 +462,11 @@ def _threads_row(data, cfg: Config) -> Row:
     original = torch.get_num_threads()
     try:
         for threads in (1, 2):
-            torch.set_num_threads(threads)
+            use_threads(threads)
             _, history = train_recipe("vae_mnist5k", data, cfg.train_epochs)
             seconds[threads] = statistics.median(record["seconds"] for record in history)
     finally:
-        torch.set_num_threads(original)
+        use_threads(original)
     return Row(
         "vae_mnist5k epoch, 1 thread vs 2 threads (2 are faster only on an idle machine)",
         course=f"1 thread {seconds[1]:.2f} s, 2 threads {seconds[2]:.2f} s",
@@ -747,7 +749,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = Config.from_args(args)
     shlex_args = [shlex.quote(arg) for arg in (sys.argv[1:] if argv is None else argv)]
 
-    torch.set_num_threads(1)
+    use_threads(1)
     np.random.seed(0)
     os.environ.setdefault("COURSE_DATA_DIR", str(ROOT / "data"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery_site.settings")

@@ -190,10 +190,23 @@ def to_png_bytes(image: Any, scale: int = 1) -> bytes:
     return buffer.getvalue()
 
 
-def to_data_url(image: Any, scale: int = 1) -> str:
-    """Encode an image as a ``data:image/png;base64,...`` URL to inline it in HTML or notebooks."""
-    encoded = base64.b64encode(to_png_bytes(image, scale=scale)).decode("ascii")
-    return f"data:image/png;base64,{encoded}"
+def to_data_url(image: Any, scale: int = 1, mime: str = "image/png") -> str:
+    """Inline an image in HTML or a notebook as a ``data:<mime>;base64,...`` URL.
+
+    ``image`` is anything :func:`to_png_bytes` takes (encoded as PNG), or bytes already encoded
+    (PNG, JPEG, ...; ``mime`` names their format), which are inlined as they are.
+    """
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        if scale != 1:
+            raise ValueError(
+                f"encoded bytes are inlined as they are, so scale must be 1, got {scale}"
+            )
+        data = bytes(image)
+    elif mime != "image/png":
+        raise ValueError(f"an image is encoded as PNG, so mime must be 'image/png', got {mime!r}")
+    else:
+        data = to_png_bytes(image, scale=scale)
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def save_png(image: Any, path: str | Path, scale: int = 1) -> Path:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from course_lib.runtime import use_threads
 from gallery import generation
 from gallery.models import GeneratedArtwork
 from gallery_site.testing.checkpoints import write_tiny_checkpoints
@@ -43,7 +44,7 @@ def fresh_generation() -> Iterator[None]:
     generation.clear_cache()
     yield
     generation.clear_cache()
-    torch.set_num_threads(threads)
+    use_threads(threads)
 
 
 @pytest.fixture

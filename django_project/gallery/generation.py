@@ -9,7 +9,6 @@ benchmark check that.
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import logging
@@ -488,4 +487,4 @@ def latent_map(
 
 def png_data_url(png: bytes) -> str:
     """Inline PNG bytes as a ``data:`` URL (for images that are shown but not stored)."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return imaging.to_data_url(png)

@@ -8,7 +8,6 @@ lock, into a small cache keyed by style id and file name (a retrained style gets
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import logging
 import tempfile
@@ -32,6 +31,7 @@ from PIL import Image
 from course_lib import checkpoints, imaging
 from course_lib import styles as course_styles
 from course_lib.metrics import nearest_neighbour_distances
+from course_lib.runtime import use_threads
 from gallery.models import GeneratedArtwork, GenerationMethod
 
 from .models import Style, StyleSample, StyleStatus
@@ -147,7 +147,7 @@ def sample_previews(limit: int = 4) -> list[tuple[str, str, list[str]]]:
 
 def _file_data_url(path: Path) -> str:
     kind = {"jpg": "jpeg"}.get(path.suffix.lower().lstrip("."), path.suffix.lower().lstrip("."))
-    return f"data:image/{kind};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    return imaging.to_data_url(path.read_bytes(), mime=f"image/{kind}")
 
 
 def create_style(name: str, images: Sequence[CheckedImage]) -> Style:
@@ -306,7 +306,6 @@ def _store_trained(style: Style, result: course_styles.StyleResult, seconds: flo
 _lock = threading.Lock()
 _cache: OrderedDict[tuple[int, str], course_styles.StyleResult] = OrderedDict()
 _load_counts: Counter[tuple[int, str]] = Counter()
-_threads_configured = False
 
 
 def get_trained(style: Style) -> course_styles.StyleResult:
@@ -319,7 +318,7 @@ def get_trained(style: Style) -> course_styles.StyleResult:
         if cached is not None:
             _cache.move_to_end(key)
             return cached
-        _configure_threads()
+        use_threads(INFERENCE_THREADS)
         try:
             with _local_copy(style.style_file) as path:
                 result = course_styles.load_style(path)
@@ -332,13 +331,6 @@ def get_trained(style: Style) -> course_styles.StyleResult:
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return result
-
-
-def _configure_threads() -> None:
-    global _threads_configured
-    if not _threads_configured:
-        torch.set_num_threads(INFERENCE_THREADS)
-        _threads_configured = True
 
 
 @contextlib.contextmanager

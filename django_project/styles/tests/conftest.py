@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from course_lib import styles as course_styles
+from course_lib.runtime import use_threads
 from styles import services
 from styles.models import Style, StyleStatus
 
@@ -56,11 +57,10 @@ def quick_tasks(settings) -> None:
 def fresh_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No cached styles between tests; torch's thread count restored for other test suites."""
     threads = torch.get_num_threads()
-    monkeypatch.setattr(services, "_threads_configured", False)
     services.clear_cache()
     yield
     services.clear_cache()
-    torch.set_num_threads(threads)
+    use_threads(threads)
 
 
 @pytest.fixture(scope="session")
