@@ -20,12 +20,13 @@ import matplotlib
 import torch
 
 from course_lib.models import MODEL_CLASSES
+from course_lib.runtime import use_threads
 
 matplotlib.use("Agg")  # no display in a server; pyplot picks this backend up below
 import matplotlib.pyplot as plt  # noqa: E402  (the backend has to be chosen first)
 
 # One thread per worker, as the gallery uses: the comparison is per-request work, not threads.
-torch.set_num_threads(1)
+use_threads(1)
 
 FORM = b'<form method="post"><button>Generate</button></form>'
 

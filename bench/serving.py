@@ -15,8 +15,6 @@ and 10,300/s to this loop).
 from __future__ import annotations
 
 import http.client
-import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -24,22 +22,20 @@ import sys
 import threading
 import time
 from collections import Counter
-from contextlib import suppress
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
 
-HOST = "127.0.0.1"
+DJANGO_DIR = Path(__file__).resolve().parent.parent / "django_project"
+if str(DJANGO_DIR) not in sys.path:
+    sys.path.insert(0, str(DJANGO_DIR))
+
+from gallery_site import processes  # noqa: E402  (start, wait and stop: one copy, shared)
+
+HOST = processes.HOST
 
 #: One whole HTTP/1.1 request as bytes, sent as-is on a fresh connection.
 Request = bytes
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -53,30 +49,15 @@ class Server:
     def connection(self, timeout: float = 60.0) -> http.client.HTTPConnection:
         return http.client.HTTPConnection(HOST, self.port, timeout=timeout)
 
-    def log_tail(self, lines: int = 15) -> str:
-        text = self.log.read_text(errors="replace") if self.log.is_file() else ""
-        return "\n".join(text.splitlines()[-lines:])
-
     def wait_ready(self, path: str = "/", timeout: float = 120.0) -> None:
         """Poll ``GET path`` until it answers 200; fail early if gunicorn exits."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"gunicorn exited with status {self.process.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                connection = self.connection(timeout=10)
-                connection.request("GET", path)
-                response = connection.getresponse()
-                response.read()
-                connection.close()
-                if response.status == 200:
-                    return
-            except (OSError, http.client.HTTPException):
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer GET {path} within {timeout:.0f} s")
+        processes.wait_until_answers(
+            self.process,
+            f"http://{HOST}:{self.port}{path}",
+            log=self.log,
+            timeout=timeout,
+            accept=lambda status: status == 200,
+        )
 
 
 def stop(servers: list[Server]) -> None:
@@ -86,13 +67,7 @@ def stop(servers: list[Server]) -> None:
     media folder), and a torch-loaded worker can take seconds to exit politely.
     """
     for server in servers:
-        # Only while the master is unreaped, so its group id cannot belong to anyone else yet
-        # (a worker whose master died exits on its own).
-        if server.process.poll() is None:
-            with suppress(ProcessLookupError):
-                os.killpg(server.process.pid, signal.SIGKILL)
-    for server in servers:
-        server.process.wait()
+        processes.stop(server.process, grace=0)
 
 
 def start(app: str, *, cwd: Path, env: dict[str, str], workers: int, log: Path) -> Server:
@@ -103,17 +78,13 @@ def start(app: str, *, cwd: Path, env: dict[str, str], workers: int, log: Path) 
     process group, so :func:`stop` can make sure no worker outlives it. Call ``wait_ready``
     before sending load.
     """
-    port = free_port()
+    port = processes.free_port()
     command = [
         *(sys.executable, "-m", "gunicorn", app),
         *("--bind", f"{HOST}:{port}", "--workers", str(workers)),
         "--no-control-socket",  # the default one is per user: it would clash with other servers
     ]
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    return Server(process, port, log)
+    return Server(processes.spawn(command, cwd=cwd, env=env, log=log), port, log)
 
 
 def csrf_token(server: Server, path: str) -> str:

@@ -194,19 +194,25 @@ def to_png_bytes(image: Any, scale: int = 1) -> bytes:
 _MIME_BY_MAGIC = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
 
-def to_data_url(image: Any, scale: int = 1) -> str:
+def to_data_url(image: Any, scale: int = 1, mime: str | None = None) -> str:
     """Encode an image as a ``data:image/...;base64,...`` URL to inline it in HTML or notebooks.
 
     ``image`` is anything :func:`to_pil` accepts (encoded as PNG, enlarged ``scale`` times), or
-    the bytes of a PNG or JPEG file, inlined as they are (the one helper the web apps use too).
+    the bytes of a PNG or JPEG file, inlined as they are (the one helper the web apps use too);
+    ``mime`` names the bytes' format when they are neither.
     """
     if isinstance(image, (bytes, bytearray, memoryview)):
         data = bytes(image)
-        mime = next((m for magic, m in _MIME_BY_MAGIC.items() if data.startswith(magic)), None)
-        if mime is None:
-            raise ValueError("the bytes are not a PNG or JPEG file")
         if scale != 1:
-            raise ValueError("encoded image bytes are inlined as they are: scale must be 1")
+            raise ValueError(
+                f"encoded bytes are inlined as they are, so scale must be 1, got {scale}"
+            )
+        if mime is None:
+            mime = next((m for magic, m in _MIME_BY_MAGIC.items() if data.startswith(magic)), None)
+            if mime is None:
+                raise ValueError("the bytes are not a PNG or JPEG file: name their mime type")
+    elif mime not in (None, "image/png"):
+        raise ValueError(f"an image is encoded as PNG, so mime must be 'image/png', got {mime!r}")
     else:
         data, mime = to_png_bytes(image, scale=scale), "image/png"
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"

@@ -240,3 +240,15 @@ def test_save_png_bad_input_writes_nothing(tmp_path):
     with pytest.raises(ValueError):
         save_png(np.array([[np.nan]]), target)
     assert not target.exists()
+
+
+def test_data_url_inlines_encoded_bytes_as_they_are():
+    png = to_png_bytes(torch.rand(1, 28, 28))
+    assert to_data_url(png) == "data:image/png;base64," + base64.b64encode(png).decode()
+    jpeg = b"\xff\xd8\xff\xe0 not decoded"
+    url = to_data_url(jpeg, mime="image/jpeg")
+    assert url.startswith("data:image/jpeg;base64,") and base64.b64decode(url[23:]) == jpeg
+    with pytest.raises(ValueError, match="scale must be 1"):
+        to_data_url(png, scale=2)
+    with pytest.raises(ValueError, match="mime must be 'image/png'"):
+        to_data_url(torch.rand(1, 28, 28), mime="image/jpeg")

@@ -14,7 +14,15 @@ class GeneratedArtworkAdmin(admin.ModelAdmin):
     list_filter = ("generation_method", "creation_timestamp")
     search_fields = ("title",)
     date_hierarchy = "creation_timestamp"
-    readonly_fields = ("creation_timestamp", "preview", "latent_vector")
+    readonly_fields = (
+        "creation_timestamp",
+        "preview",
+        "latent_vector",
+        "checkpoint_name",
+        "checkpoint_fingerprint",
+        "style",
+        "variation_index",
+    )
     fields = (
         "title",
         "generation_method",
@@ -22,6 +30,10 @@ class GeneratedArtworkAdmin(admin.ModelAdmin):
         "image_file",
         "preview",
         "latent_vector",
+        "checkpoint_name",
+        "checkpoint_fingerprint",
+        "style",
+        "variation_index",
         "creation_timestamp",
     )
 

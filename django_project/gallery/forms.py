@@ -12,9 +12,31 @@ from .generation import (
     latent_size,
 )
 from .models import GeneratedArtwork, GenerationMethod
-from .previews import SEED_MAX
 
 CREATIVITY_ERROR = f"Creativity must be a number from {CREATIVITY_MIN} to {CREATIVITY_MAX}."
+#: Seeds are what ``torch.Generator.manual_seed`` takes reproducibly everywhere: 0 to 2**32 - 1.
+SEED_MAX = 2**32 - 1
+SEED_ERROR = f"The seed must be a whole number from 0 to {SEED_MAX}."
+
+
+class SeedField(forms.IntegerField):
+    """A seed from 0 to :data:`SEED_MAX` written in ASCII digits only.
+
+    ``int()`` (and so Django's IntegerField) would also take ``" 3"``, ``"3.0"`` or an
+    Arabic-Indic digit; a seed in a URL is meant to be copied exactly, so those are refused.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        messages = dict.fromkeys(("required", "invalid", "min_value", "max_value"), SEED_ERROR)
+        super().__init__(min_value=0, max_value=SEED_MAX, error_messages=messages, **kwargs)
+
+    def to_python(self, value: object) -> int | None:
+        if value in self.empty_values:
+            return None
+        text = str(value)
+        if not (text.isascii() and text.isdigit() and len(text) <= len(str(SEED_MAX))):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return int(text)
 
 
 class CreateArtworkForm(forms.Form):
@@ -55,17 +77,10 @@ class CreateArtworkForm(forms.Form):
             "max_value": CREATIVITY_ERROR,
         },
     )
-    seed = forms.IntegerField(
+    seed = SeedField(
         required=False,
-        min_value=0,
-        max_value=SEED_MAX,
         widget=forms.HiddenInput,
         help_text="The preview's seed: the same seed makes the same image (empty: a new one).",
-        error_messages={
-            "invalid": f"The seed must be a whole number from 0 to {SEED_MAX}.",
-            "min_value": f"The seed must be a whole number from 0 to {SEED_MAX}.",
-            "max_value": f"The seed must be a whole number from 0 to {SEED_MAX}.",
-        },
     )
     title = forms.CharField(
         max_length=200,
@@ -77,27 +92,42 @@ class CreateArtworkForm(forms.Form):
     )
 
 
+def style_artwork_message(first: GeneratedArtwork, second: GeneratedArtwork) -> str | None:
+    """Why a style-studio variation cannot be morphed here, or None if neither is one."""
+    styled = [a for a in (first, second) if a.generation_method == GenerationMethod.STYLE]
+    if not styled:
+        return None
+    which = " and ".join(f"#{a.pk}" for a in styled)
+    return (
+        f"{which} {'is a variation' if len(styled) == 1 else 'are variations'} saved from the "
+        "style studio, drawn by a style's own small VAE (a 16-number code), not by the "
+        "gallery's digit models, so the gallery cannot morph "
+        f"{'it' if len(styled) == 1 else 'them'}. Pick two artworks made by one digit model."
+    )
+
+
 def different_models_message(first: GeneratedArtwork, second: GeneratedArtwork) -> str | None:
     """Why two artworks of the same method still cannot be morphed, or None if they can.
 
-    A method's latent codes all have one size. Codes of different sizes come from different
-    models: a variation saved from the style studio is stored as a VAE artwork but was decoded
-    by its style's own small VAE (16 numbers), not by the gallery's digit VAE.
+    A method's latent codes all have one size; codes of different sizes come from different
+    models (one of them trained with another latent size).
     """
     sizes = latent_size(first.latent_vector), latent_size(second.latent_vector)
     if None in sizes or sizes[0] == sizes[1]:
         return None
-    message = (
+    return (
         f"These artworks come from different models: #{first.pk}'s latent code has {sizes[0]} "
         f"numbers and #{second.pk}'s has {sizes[1]} numbers, and only codes from one model can "
         "be morphed into each other."
     )
-    if first.generation_method == GenerationMethod.VAE:
-        message += (
-            " Variations saved from the style studio are drawn by their style's own small VAE, "
-            "not by the gallery's digit VAE, so they cannot be morphed with digit artworks."
-        )
-    return message
+
+
+#: What the picker offers: artworks of the gallery's digit models (never style variations).
+MORPHABLE = GeneratedArtwork.objects.exclude(generation_method=GenerationMethod.STYLE)
+NOT_MORPHABLE = (
+    "That artwork does not exist (any more), or is a style-studio variation, which the "
+    "gallery cannot morph."
+)
 
 
 class ArtworkChoiceField(forms.ModelChoiceField):
@@ -111,21 +141,21 @@ class InterpolatePickForm(forms.Form):
     """Two stored artworks made by the same method, to morph one into the other."""
 
     first = ArtworkChoiceField(
-        queryset=GeneratedArtwork.objects.all(),
+        queryset=MORPHABLE,
         label="From",
         widget=forms.Select(attrs={"class": "form-select"}),
         error_messages={
             "required": "Pick the artwork to start from.",
-            "invalid_choice": "That artwork does not exist (any more).",
+            "invalid_choice": NOT_MORPHABLE,
         },
     )
     second = ArtworkChoiceField(
-        queryset=GeneratedArtwork.objects.all(),
+        queryset=MORPHABLE,
         label="To",
         widget=forms.Select(attrs={"class": "form-select"}),
         error_messages={
             "required": "Pick the artwork to end with.",
-            "invalid_choice": "That artwork does not exist (any more).",
+            "invalid_choice": NOT_MORPHABLE,
         },
     )
 
@@ -133,6 +163,8 @@ class InterpolatePickForm(forms.Form):
         """Both ends must come from the same model: their latent spaces differ otherwise."""
         data = super().clean()
         first, second = data.get("first"), data.get("second")
+        if first and second and (message := style_artwork_message(first, second)):
+            raise forms.ValidationError(message)
         if first and second and first.generation_method != second.generation_method:
             raise forms.ValidationError(
                 f"Both artworks must be made by the same method: #{first.pk} is "
@@ -141,6 +173,48 @@ class InterpolatePickForm(forms.Form):
             )
         if first and second and (message := different_models_message(first, second)):
             raise forms.ValidationError(message)
+        return data
+
+
+class PreviewForm(forms.Form):
+    """The query string of ``GET /generate/<METHOD>.png``: ``creativity`` and ``seed``, each
+    optional but never empty or repeated (a URL is a recipe: it must mean one thing)."""
+
+    MAX_FIELDS = 20
+
+    creativity = forms.FloatField(
+        required=False,
+        min_value=CREATIVITY_MIN,
+        max_value=CREATIVITY_MAX,
+        error_messages=dict.fromkeys(("invalid", "min_value", "max_value"), CREATIVITY_ERROR),
+    )
+    seed = SeedField(required=False)
+
+    def _given_empty(self, name: str) -> bool:
+        return name in self.data and self.cleaned_data.get(name) is None
+
+    def clean_creativity(self) -> float:
+        """Absent: the default; present but empty: an error."""
+        if self._given_empty("creativity"):
+            raise forms.ValidationError(CREATIVITY_ERROR, code="invalid")
+        value = self.cleaned_data.get("creativity")
+        return CREATIVITY_DEFAULT if value is None else value
+
+    def clean_seed(self) -> int | None:
+        """Absent: a new random image; present but empty: an error."""
+        if self._given_empty("seed"):
+            raise forms.ValidationError(SEED_ERROR, code="invalid")
+        return self.cleaned_data.get("seed")
+
+    def clean(self) -> dict:
+        """Refuse a query string with too many fields, or a field given twice."""
+        data = super().clean()
+        if sum(len(values) for _, values in self.data.lists()) > self.MAX_FIELDS:
+            raise forms.ValidationError("The query string has too many fields.", code="fields")
+        for name in ("creativity", "seed"):
+            count = len(self.data.getlist(name))
+            if count > 1:
+                raise forms.ValidationError(f"Give {name} once, not {count} times.", code="twice")
         return data
 
 

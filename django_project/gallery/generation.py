@@ -9,7 +9,6 @@ benchmark check that.
 
 from __future__ import annotations
 
-import base64
 import html
 import io
 import logging
@@ -33,6 +32,7 @@ from course_lib.latent import LatentSpaceExplorer
 from course_lib.latent import interpolate as interpolate_path
 from course_lib.models import AutoencoderModel, Generator, VariationalAutoencoder
 from course_lib.paths import checkpoint_path
+from course_lib.runtime import use_threads
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ __all__ = [
     "LatentPoint",
     "ModelUnavailable",
     "check_checkpoint",
+    "checkpoint_of",
     "clear_cache",
     "decode_latent",
     "generate",
@@ -104,10 +105,13 @@ class LatentMismatch(ValueError):
 
 @dataclass(frozen=True)
 class GeneratedImageData:
-    """A new image as PNG bytes plus the exact latent vector that was decoded to make it."""
+    """A new image as PNG bytes, the exact latent vector that was decoded to make it, and the
+    checkpoint (name and ``course_lib.checkpoints.fingerprint``) whose weights decoded it."""
 
     png_bytes: bytes
     latent_vector: list[float]
+    checkpoint_name: str = ""
+    checkpoint_fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,8 +137,8 @@ class LatentMap:
 
 _lock = threading.Lock()
 _models: dict[str, nn.Module] = {}
+_fingerprints: dict[str, str] = {}  # of the file each cached model was loaded from
 _load_counts: Counter[str] = Counter()
-_threads_configured = False
 
 
 def _check_method(method: str) -> None:
@@ -153,19 +157,12 @@ def get_model(method: str) -> nn.Module:
     with _lock:
         model = _models.get(method)  # another thread may have loaded it while we waited
         if model is None:
-            _configure_threads()
+            use_threads(INFERENCE_THREADS)
+            fingerprint = _fingerprint(method)
             model = _load(method)
-            _models[method] = model
+            _models[method], _fingerprints[method] = model, fingerprint
             _load_counts[method] += 1
     return model
-
-
-def _configure_threads() -> None:
-    """Use one intra-op thread for inference in this process (see INFERENCE_THREADS); once."""
-    global _threads_configured
-    if not _threads_configured:
-        torch.set_num_threads(INFERENCE_THREADS)
-        _threads_configured = True
 
 
 #: What to do about a checkpoint that cannot be used: train_models retrains exactly those.
@@ -220,6 +217,20 @@ def _load(method: str) -> nn.Module:
     return model.eval()
 
 
+def _fingerprint(method: str) -> str:
+    """The fingerprint of ``method``'s checkpoint file ('' if it is missing: _load says why)."""
+    try:
+        return checkpoints.fingerprint(checkpoint_path(CHECKPOINTS[method]))
+    except ValueError:
+        return ""
+
+
+def checkpoint_of(method: str) -> tuple[str, str]:
+    """``(checkpoint name, fingerprint)`` of the model that ``method`` decodes with now."""
+    get_model(method)
+    return CHECKPOINTS[method], _fingerprints[method]
+
+
 def check_checkpoint(method: str) -> None:
     """Raise ModelUnavailable if ``method``'s checkpoint is missing or unusable (no caching)."""
     _check_method(method)
@@ -237,6 +248,7 @@ def clear_cache() -> None:
     global _dataset_map
     with _lock, _explorer_lock:
         _models.clear()
+        _fingerprints.clear()
         _load_counts.clear()
         _dataset_map = None
 
@@ -278,7 +290,13 @@ def generate(method: str, creativity: float, seed: int | None = None) -> Generat
     model = get_model(method)
     z = model.codes(1, seed=seed, temperature=creativity)
     (png,) = _decode(model, z)
-    return GeneratedImageData(png_bytes=png, latent_vector=z[0].tolist())
+    name, fingerprint = checkpoint_of(method)
+    return GeneratedImageData(
+        png_bytes=png,
+        latent_vector=z[0].tolist(),
+        checkpoint_name=name,
+        checkpoint_fingerprint=fingerprint,
+    )
 
 
 def preview_png(method: str, creativity: float, seed: int | None = None) -> bytes:
@@ -460,4 +478,4 @@ def latent_map(
 
 def png_data_url(png: bytes) -> str:
     """Inline PNG bytes as a ``data:`` URL (for images that are shown but not stored)."""
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return imaging.to_data_url(png)

@@ -1,8 +1,10 @@
-"""The gallery's one table: an image made by a course model, with the latent code it came from."""
+"""The gallery's one table: an image made by a course model, with the latent code it came from
+and the checkpoint (name and fingerprint) that decoded it."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import models, transaction
@@ -17,7 +19,13 @@ class GenerationMethod(models.TextChoices):
     VAE = "VAE", "Variational Autoencoder"
     GAN = "GAN", "Generative Adversarial Network"
     AUTOENCODER = "AUTOENCODER", "Standard Autoencoder"
+    #: A variation saved from the style studio: drawn by its style's own small VAE (a 16-number
+    #: code), never by the gallery's digit models.
+    STYLE = "STYLE", "Style-studio variation"
 
+
+#: The methods whose artworks the gallery's own digit models made (and can decode again).
+DIGIT_METHODS = (GenerationMethod.VAE, GenerationMethod.GAN, GenerationMethod.AUTOENCODER)
 
 #: The lesson's name for the choices.
 GENERATION_METHODS = GenerationMethod.choices
@@ -33,10 +41,20 @@ class GeneratedArtworkManager(models.Manager["GeneratedArtwork"]):
         generation_method: str,
         png_bytes: bytes,
         latent_vector: list[float],
+        checkpoint_name: str = "",
+        checkpoint_fingerprint: str = "",
+        style: Any = None,
+        variation_index: int | None = None,
     ) -> GeneratedArtwork:
         """Write the PNG and the row; if the row cannot be written, delete the file again."""
         artwork = self.model(
-            title=title, generation_method=generation_method, latent_vector=latent_vector
+            title=title,
+            generation_method=generation_method,
+            latent_vector=latent_vector,
+            checkpoint_name=checkpoint_name,
+            checkpoint_fingerprint=checkpoint_fingerprint,
+            style=style,
+            variation_index=variation_index,
         )
         # A random name, so the file can be written before the row exists (no id yet).
         name = f"{generation_method.lower()}-{uuid.uuid4().hex[:12]}.png"
@@ -60,11 +78,31 @@ class GeneratedArtwork(models.Model):
     latent_vector = models.JSONField()
     creation_timestamp = models.DateTimeField(auto_now_add=True, db_index=True)
     likes = models.PositiveIntegerField(default=0)
+    # Which weights decoded the code: a checkpoint name (a course recipe, or a style's file) and
+    # course_lib.checkpoints.fingerprint of the file. Blank for rows made before it was recorded.
+    checkpoint_name = models.CharField(max_length=200, blank=True, default="")
+    checkpoint_fingerprint = models.CharField(max_length=16, blank=True, default="")
+    # A STYLE artwork's style and which of its page's variations it is (saved once each).
+    style = models.ForeignKey(
+        "styles.Style",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="artworks",
+    )
+    variation_index = models.PositiveSmallIntegerField(null=True, blank=True)
 
     objects = GeneratedArtworkManager()
 
     class Meta:
         ordering = ["-creation_timestamp", "-id"]  # newest first; id breaks same-instant ties
+        constraints = [
+            models.UniqueConstraint(
+                fields=["style", "variation_index"],
+                condition=models.Q(style__isnull=False),
+                name="one_artwork_per_style_variation",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.generation_method})"

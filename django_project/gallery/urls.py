@@ -8,8 +8,6 @@ app_name = "gallery"
 urlpatterns = [
     path("", views.index, name="index"),
     path("create/", views.create, name="create"),
-    # Answered by gallery.previews.PreviewMiddleware under gunicorn; this view serves the same
-    # answer wherever that WSGI layer is not in front (tests, other servers).
     path("generate/<str:method>.png", views.preview, name="preview"),
     path("explore/", views.explore, name="explore"),
     path("interpolate/", views.interpolate_pick, name="interpolate_pick"),

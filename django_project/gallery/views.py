@@ -10,9 +10,17 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
-from . import generation, previews
-from .forms import CreateArtworkForm, ExploreForm, InterpolatePickForm, different_models_message
-from .guards import allow
+from gallery_site.guards import allow
+
+from . import generation
+from .forms import (
+    CreateArtworkForm,
+    ExploreForm,
+    InterpolatePickForm,
+    PreviewForm,
+    different_models_message,
+    style_artwork_message,
+)
 from .models import GeneratedArtwork, GenerationMethod
 
 logger = logging.getLogger(__name__)
@@ -73,6 +81,8 @@ def create(request: HttpRequest) -> HttpResponse:
             generation_method=method,
             png_bytes=image.png_bytes,
             latent_vector=image.latent_vector,
+            checkpoint_name=image.checkpoint_name,
+            checkpoint_fingerprint=image.checkpoint_fingerprint,
         )
     except (DatabaseError, OSError):
         logger.exception("could not store a new %s artwork", method)
@@ -93,13 +103,28 @@ def create(request: HttpRequest) -> HttpResponse:
     )
 
 
+@allow("GET", json=True)
 def preview(request: HttpRequest, method: str) -> HttpResponse:
-    """``GET /generate/<METHOD>.png``: a new image, nothing stored (see gallery/previews.py,
-    whose WSGI layer answers this URL under gunicorn before Django is reached)."""
-    result = previews.answer(method, request.META.get("QUERY_STRING", ""), request.method)
-    response = HttpResponse(result.body, status=result.status)
-    for name, value in result.headers:
-        response[name] = value
+    """``GET /generate/<METHOD>.png``: a new image at the model's own 28x28 pixels, nothing
+    stored. ``?creativity=`` (0.1 to 2.0) and ``?seed=`` (the same seed, the same image, and
+    ``POST /create/`` with that seed keeps it). Refusals are JSON with a message."""
+    if method not in generation.CHECKPOINTS:
+        message = f"{method[:40]!r} is not a generation method; use VAE, GAN or AUTOENCODER."
+        return JsonResponse({"success": False, "error": message}, status=404)
+    form = PreviewForm(request.GET)
+    if not form.is_valid():
+        message = " ".join(sum(_form_errors(form).values(), []))
+        return JsonResponse({"success": False, "error": message}, status=400)
+    try:
+        png = generation.preview_png(
+            method, form.cleaned_data["creativity"], form.cleaned_data["seed"]
+        )
+    except generation.ModelUnavailable as error:
+        return JsonResponse({"success": False, "error": str(error)}, status=503)
+    response = HttpResponse(png, content_type="image/png")
+    # A seeded image is the same until the model is retrained; a random one never repeats.
+    seeded = form.cleaned_data["seed"] is not None
+    response["Cache-Control"] = "private, max-age=60" if seeded else "no-store"
     return response
 
 
@@ -121,6 +146,9 @@ def interpolate(request: HttpRequest, first_id: int, second_id: int) -> HttpResp
     """A strip of images morphing from one artwork's latent vector to another's."""
     first, second = _artwork_or_404(first_id), _artwork_or_404(second_id)
     context = {"first": first, "second": second, "steps": generation.INTERPOLATION_STEPS}
+    if message := style_artwork_message(first, second):
+        context["error"] = message
+        return render(request, "gallery/interpolate.html", context, status=409)
     if first.generation_method != second.generation_method:
         context["error"] = (
             f"These artworks come from different models ({first.get_generation_method_display()}"
@@ -129,11 +157,13 @@ def interpolate(request: HttpRequest, first_id: int, second_id: int) -> HttpResp
         )
         return render(request, "gallery/interpolate.html", context, status=400)
     if message := different_models_message(first, second):
-        # Same method, yet codes of different sizes: e.g. a style-studio variation (its own
-        # small VAE) and a digit from the gallery's VAE. No current model can fit both.
+        # Same method, yet codes of different sizes: made by a model with another latent size.
         context["error"] = message
         return render(request, "gallery/interpolate.html", context, status=409)
     try:
+        if message := _retrained_message(first, second):
+            context["error"] = message
+            return render(request, "gallery/interpolate.html", context, status=409)
         frames = generation.interpolate(
             first.generation_method, first.latent_vector, second.latent_vector
         )
@@ -144,6 +174,26 @@ def interpolate(request: HttpRequest, first_id: int, second_id: int) -> HttpResp
         return render(request, "gallery/interpolate.html", context, status=409)
     context["frames"] = [generation.png_data_url(png) for png in frames]
     return render(request, "gallery/interpolate.html", context)
+
+
+def _retrained_message(first: GeneratedArtwork, second: GeneratedArtwork) -> str | None:
+    """Why the artworks' codes no longer fit the current weights (the model was retrained since
+    they were made), or None. Rows made before fingerprints were recorded (blank) pass."""
+    name, current = generation.checkpoint_of(first.generation_method)
+    stale = [
+        artwork
+        for artwork in (first, second)
+        if artwork.checkpoint_fingerprint and artwork.checkpoint_fingerprint != current
+    ]
+    if not stale:
+        return None
+    made = " and ".join(f"#{a.pk} (weights {a.checkpoint_fingerprint})" for a in stale)
+    return (
+        f"The {first.get_generation_method_display()} was retrained: its checkpoint {name} now "
+        f"holds weights {current}, but {made} {'was' if len(stale) == 1 else 'were'} made with "
+        "earlier weights. The new weights would decode the stored codes into different images, "
+        "so these artworks cannot be morphed; create new ones with the retrained model."
+    )
 
 
 def _artwork_or_404(artwork_id: int) -> GeneratedArtwork:
@@ -169,7 +219,8 @@ def interpolate_pick(request: HttpRequest) -> HttpResponse:
 
 @allow("GET")
 def explore(request: HttpRequest) -> HttpResponse:
-    """Interactive map of the VAE's latent space with the gallery's VAE artworks on it."""
+    """Interactive map of the digit VAE's latent space with the gallery's VAE artworks on it
+    (style-studio variations are STYLE artworks, from other models, and never shown here)."""
     form = ExploreForm(request.GET)
     if not form.is_valid():
         return render(request, "gallery/explore.html", {"form": form}, status=400)

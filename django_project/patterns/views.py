@@ -10,7 +10,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 
-from gallery.guards import allow
+from gallery_site.guards import allow
 
 from . import services
 from .forms import ImageGeneratorForm, PreviewForm

@@ -8,7 +8,6 @@ lock, into a small cache keyed by style id and file name (a retrained style gets
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import logging
 import tempfile
@@ -24,14 +23,15 @@ from typing import Any
 import torch
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from PIL import Image
 
-from course_lib import imaging
+from course_lib import checkpoints, imaging
 from course_lib import styles as course_styles
 from course_lib.metrics import nearest_neighbour_distances
+from course_lib.runtime import use_threads
 from gallery.models import GeneratedArtwork, GenerationMethod
 
 from .models import Style, StyleSample, StyleStatus
@@ -147,7 +147,7 @@ def sample_previews(limit: int = 4) -> list[tuple[str, str, list[str]]]:
 
 def _file_data_url(path: Path) -> str:
     kind = {"jpg": "jpeg"}.get(path.suffix.lower().lstrip("."), path.suffix.lower().lstrip("."))
-    return f"data:image/{kind};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    return imaging.to_data_url(path.read_bytes(), mime=f"image/{kind}")
 
 
 def create_style(name: str, images: Sequence[CheckedImage]) -> Style:
@@ -306,7 +306,6 @@ def _store_trained(style: Style, result: course_styles.StyleResult, seconds: flo
 _lock = threading.Lock()
 _cache: OrderedDict[tuple[int, str], course_styles.StyleResult] = OrderedDict()
 _load_counts: Counter[tuple[int, str]] = Counter()
-_threads_configured = False
 
 
 def get_trained(style: Style) -> course_styles.StyleResult:
@@ -319,7 +318,7 @@ def get_trained(style: Style) -> course_styles.StyleResult:
         if cached is not None:
             _cache.move_to_end(key)
             return cached
-        _configure_threads()
+        use_threads(INFERENCE_THREADS)
         try:
             with _local_copy(style.style_file) as path:
                 result = course_styles.load_style(path)
@@ -332,13 +331,6 @@ def get_trained(style: Style) -> course_styles.StyleResult:
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return result
-
-
-def _configure_threads() -> None:
-    global _threads_configured
-    if not _threads_configured:
-        torch.set_num_threads(INFERENCE_THREADS)
-        _threads_configured = True
 
 
 @contextlib.contextmanager
@@ -411,19 +403,38 @@ def showcase(style: Style) -> Showcase:
     )
 
 
-def save_variation(style: Style, index: int) -> GeneratedArtwork:
-    """Store variation ``index`` in the gallery as a VAE artwork, with the code that made it."""
+def save_variation(style: Style, index: int) -> tuple[GeneratedArtwork, bool]:
+    """Store variation ``index`` in the gallery as a STYLE artwork, with the code and the style
+    file (name and fingerprint) that made it; ``(artwork, created)``.
+
+    Each variation is stored once: saving it again (a second click, a double POST racing the
+    first) answers the artwork already there, and the unique constraint on style and variation
+    settles a race, the loser's file being removed with its failed row.
+    """
     if not 0 <= index < N_VARIATIONS:
         raise ValueError(f"variation numbers run from 1 to {N_VARIATIONS}, got {index + 1}")
+    existing = GeneratedArtwork.objects.filter(style=style, variation_index=index).first()
+    if existing is not None:
+        return existing, False
     result = get_trained(style)
     code = variation_codes(result.model)[index]
     with torch.no_grad():
         image = result.model.decode(code.unsqueeze(0))[0]
     png = imaging.to_png_bytes(image, scale=GALLERY_SCALE)
-    # The gallery's own helper writes the file and the row together (or neither).
-    return GeneratedArtwork.objects.create_with_image(
-        title=f"{style.name} variation {index + 1}"[:200],
-        generation_method=GenerationMethod.VAE,
-        png_bytes=png,
-        latent_vector=[float(v) for v in code],
-    )
+    with _local_copy(style.style_file) as path:
+        fingerprint = checkpoints.fingerprint(path)
+    try:
+        # The gallery's own helper writes the file and the row together (or neither).
+        artwork = GeneratedArtwork.objects.create_with_image(
+            title=f"{style.name} variation {index + 1}"[:200],
+            generation_method=GenerationMethod.STYLE,
+            png_bytes=png,
+            latent_vector=[float(v) for v in code],
+            checkpoint_name=style.style_file.name,
+            checkpoint_fingerprint=fingerprint,
+            style=style,
+            variation_index=index,
+        )
+    except IntegrityError:
+        return GeneratedArtwork.objects.get(style=style, variation_index=index), False
+    return artwork, True

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from gallery.guards import allow
+from gallery_site.guards import allow
 
 from . import services
 from .forms import SampleStyleForm, StyleUploadForm, VariationForm
@@ -128,7 +128,8 @@ def _form_errors(form: Form) -> str:
 
 @allow("POST", json=_wants_json)
 def save_variation(request: HttpRequest, style_id: int, index: int) -> HttpResponse:
-    """Store one of the page's variations in the gallery as a VAE artwork."""
+    """Store one of the page's variations in the gallery as a STYLE artwork (once: saving it
+    again answers the artwork already there)."""
     style = Style.objects.filter(pk=style_id).first()
     if style is None:
         message = f"There is no style #{style_id}."
@@ -143,7 +144,7 @@ def save_variation(request: HttpRequest, style_id: int, index: int) -> HttpRespo
         error, code = "This style has not finished training yet.", 409
     else:
         try:
-            artwork = services.save_variation(style, form.cleaned_data["index"])
+            artwork, created = services.save_variation(style, form.cleaned_data["index"])
         except services.StyleUnavailable as exc:
             error, code = str(exc), 409
         except (DatabaseError, OSError):
@@ -163,7 +164,11 @@ def save_variation(request: HttpRequest, style_id: int, index: int) -> HttpRespo
                 "title": artwork.title,
                 "image_url": artwork.image_file.url,
                 "gallery_url": gallery_url,
+                "created": created,
             }
         )
-    messages.success(request, f'Saved "{artwork.title}" to the gallery.')
+    if created:
+        messages.success(request, f'Saved "{artwork.title}" to the gallery.')
+    else:
+        messages.info(request, f'"{artwork.title}" is already in the gallery.')
     return redirect(f"{reverse('styles:detail', args=[style.pk])}#variation-{index + 1}")

@@ -19,16 +19,14 @@ import pytest
 import torch
 from PIL import Image
 
-from course_lib import checkpoints
-from course_lib.models import AutoencoderModel, Generator, VariationalAutoencoder
 from course_lib.runtime import use_threads
 from gallery import generation
 from gallery.forms import CREATIVITY_ERROR
 from gallery.models import GeneratedArtwork
+from gallery_site.testing.checkpoints import LATENT, write_tiny_checkpoints
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-LATENT = {"VAE": 4, "GAN": 8, "AUTOENCODER": 4}
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 IMAGE_LOADED = "img => img.complete && img.naturalWidth > 0"
@@ -37,16 +35,7 @@ IMAGE_LOADED = "img => img.complete && img.naturalWidth > 0"
 @pytest.fixture(scope="module")
 def tiny_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A COURSE_DATA_DIR holding tiny untrained models under the gallery's checkpoint names."""
-    root = tmp_path_factory.mktemp("course_data")
-    torch.manual_seed(0)
-    models = {
-        "VAE": VariationalAutoencoder(hidden_dim=16, latent_dim=LATENT["VAE"]),
-        "GAN": Generator(noise_dim=LATENT["GAN"], hidden_dim=16),
-        "AUTOENCODER": AutoencoderModel(hidden_dim=16, latent_dim=LATENT["AUTOENCODER"]),
-    }
-    for method, model in models.items():
-        checkpoints.save(model, root / "checkpoints" / f"{generation.CHECKPOINTS[method]}.pt")
-    return root
+    return write_tiny_checkpoints(tmp_path_factory.mktemp("course_data"))
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +44,6 @@ def tiny_models(tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     threads = torch.get_num_threads()  # restored with use_threads below
     monkeypatch.setenv("COURSE_DATA_DIR", str(tiny_data_dir))
     monkeypatch.setattr(generation, "EXPLORER_SAMPLES", 120)  # a small latent map is enough
-    monkeypatch.setattr(generation, "_threads_configured", False)
     generation.clear_cache()
     yield tiny_data_dir
     generation.clear_cache()

@@ -1,4 +1,5 @@
-"""The benchmark runs end to end (tiny models, a few calls) and reports one load per model."""
+"""The in-process gallery benchmark (``bench/inprocess.py``) runs end to end (tiny models, a few
+calls) and reports one load per model."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 
-from gallery import bench
+from bench import inprocess as bench
 from gallery.models import GeneratedArtwork
 
 
@@ -40,8 +42,8 @@ def test_bench_command_never_touches_the_real_database_or_media(tiny_data_dir, t
         "DJANGO_SETTINGS_MODULE": "gallery_site.settings",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "gallery.bench", "--n", "2", "--requests", "3"],
-        cwd=settings.BASE_DIR,
+        [sys.executable, "-m", "bench.inprocess", "--n", "2", "--requests", "3"],
+        cwd=Path(settings.BASE_DIR).parent,
         env=env,
         capture_output=True,
         text=True,

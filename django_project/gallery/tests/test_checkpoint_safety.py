@@ -26,8 +26,7 @@ from course_lib import checkpoints, recipes
 from course_lib.models import Discriminator, VariationalAutoencoder
 from gallery import generation
 from gallery.models import GeneratedArtwork
-
-from .fuzzing import assert_refused, snapshot
+from gallery_site.testing.fuzzing import assert_refused, snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,7 @@ from hypothesis import strategies as st
 from gallery import generation
 from gallery.forms import CreateArtworkForm, ExploreForm, InterpolatePickForm
 from gallery.models import GeneratedArtwork
-
-from .fuzzing import (
+from gallery_site.testing.fuzzing import (
     HOSTILE_STRINGS,
     as_querydict,
     assert_method_not_allowed,

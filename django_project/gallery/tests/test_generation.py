@@ -13,7 +13,7 @@ from PIL import Image
 from course_lib import checkpoints
 from course_lib.models import Discriminator
 from gallery import generation
-from gallery.tests.conftest import LATENT
+from gallery_site.testing.checkpoints import LATENT
 
 METHODS = ["VAE", "GAN", "AUTOENCODER"]
 

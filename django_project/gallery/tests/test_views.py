@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
+import torch
 from django.db import DatabaseError
 from django.test import Client
 from django.urls import reverse
 
+from course_lib import checkpoints
+from course_lib.models import VariationalAutoencoder
 from gallery import generation
 from gallery.models import GeneratedArtwork
+from gallery_site.testing.checkpoints import LATENT
 
 pytestmark = pytest.mark.django_db
 
@@ -87,6 +92,14 @@ def test_create_stores_an_artwork(client, tiny_models, media_root, method):
         generation.decode_latent(method, artwork.latent_vector)
         == (media_root / artwork.image_file.name).read_bytes()
     )
+
+
+def test_create_records_which_checkpoint_made_the_artwork(client, tiny_models):
+    client.post(CREATE, {"method": "GAN", "creativity": "1"})
+    artwork = GeneratedArtwork.objects.get()
+    path = tiny_models / "checkpoints" / "gan_mnist5k.pt"
+    assert artwork.checkpoint_name == generation.CHECKPOINTS["GAN"] == path.stem
+    assert artwork.checkpoint_fingerprint == checkpoints.fingerprint(path)
 
 
 def test_create_keeps_a_given_title(client, tiny_models):
@@ -239,6 +252,51 @@ def test_interpolation_with_a_retrained_model_is_409(client, make_artwork):
     response = client.get(reverse("gallery:interpolate", args=[a.pk, b.pk]))
     assert response.status_code == 409
     assert "has 32 numbers" in response.content.decode()
+
+
+@pytest.fixture
+def retrain_vae(tiny_models, tmp_path, monkeypatch):
+    """A function that replaces the VAE checkpoint with new weights of the same shape."""
+
+    def retrain() -> str:
+        data = tmp_path / "retrained"
+        shutil.copytree(tiny_models, data)
+        torch.manual_seed(123)
+        path = data / "checkpoints" / f"{generation.CHECKPOINTS['VAE']}.pt"
+        checkpoints.save(VariationalAutoencoder(hidden_dim=16, latent_dim=LATENT["VAE"]), path)
+        monkeypatch.setenv("COURSE_DATA_DIR", str(data))
+        generation.clear_cache()
+        return checkpoints.fingerprint(path)
+
+    return retrain
+
+
+def test_interpolation_after_retraining_is_409_naming_the_model(client, make_artwork, retrain_vae):
+    a, b = make_artwork("VAE"), make_artwork("VAE", seed=1)
+    old = a.checkpoint_fingerprint
+    assert old and b.checkpoint_fingerprint == old
+    url = reverse("gallery:interpolate", args=[a.pk, b.pk])
+    assert client.get(url).status_code == 200
+    new = retrain_vae()
+    assert new != old
+    response = client.get(url)
+    assert response.status_code == 409  # the codes still fit in size: only provenance tells
+    message = response.context["error"]
+    assert message.startswith("The Variational Autoencoder was retrained")
+    assert f"checkpoint vae_mnist5k now holds weights {new}" in message
+    assert f"#{a.pk} (weights {old}) and #{b.pk} (weights {old}) were made" in message
+    # An artwork made with the retrained model still cannot be morphed with an old one...
+    c = make_artwork("VAE", seed=2)
+    assert c.checkpoint_fingerprint == new
+    mixed = client.get(reverse("gallery:interpolate", args=[a.pk, c.pk]))
+    assert (
+        mixed.status_code == 409 and f"#{a.pk} (weights {old}) was made" in mixed.context["error"]
+    )
+    # ...but two new ones can, and rows from before fingerprints were recorded are not refused.
+    d = make_artwork("VAE", seed=3)
+    assert client.get(reverse("gallery:interpolate", args=[c.pk, d.pk])).status_code == 200
+    GeneratedArtwork.objects.filter(pk__in=[a.pk, b.pk]).update(checkpoint_fingerprint="")
+    assert client.get(url).status_code == 200
 
 
 def test_interpolation_without_models_is_503(client, make_artwork, monkeypatch, tmp_path):

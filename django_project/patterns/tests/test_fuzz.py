@@ -14,7 +14,7 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 from PIL import Image
 
-from gallery.tests.fuzzing import (
+from gallery_site.testing.fuzzing import (
     as_querydict,
     assert_method_not_allowed,
     assert_refused,

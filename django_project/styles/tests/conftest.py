@@ -1,9 +1,9 @@
-"""Fixtures for the style studio tests: throwaway media, immediate tasks, in-memory images."""
+"""Fixtures for the style studio tests: immediate tasks, in-memory images, a trained style."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
 from course_lib import styles as course_styles
+from course_lib.runtime import use_threads
 from styles import services
 from styles.models import Style, StyleStatus
 
@@ -46,21 +47,6 @@ def uploads(n: int, fmt: str = "PNG") -> list[SimpleUploadedFile]:
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings, tmp_path: Path) -> Path:
-    """Every test stores files in its own temporary MEDIA_ROOT, never in the repo."""
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = root
-    return root
-
-
-@pytest.fixture
-def media_files(media_root: Path) -> Callable[[], list[Path]]:
-    """A function listing every file now stored under MEDIA_ROOT."""
-    return lambda: sorted(path for path in media_root.rglob("*") if path.is_file())
-
-
-@pytest.fixture(autouse=True)
 def quick_tasks(settings) -> None:
     """Tasks run at once in the caller (no worker) and a style trains for a fraction of a second."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
@@ -71,11 +57,10 @@ def quick_tasks(settings) -> None:
 def fresh_service(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No cached styles between tests; torch's thread count restored for other test suites."""
     threads = torch.get_num_threads()
-    monkeypatch.setattr(services, "_threads_configured", False)
     services.clear_cache()
     yield
     services.clear_cache()
-    torch.set_num_threads(threads)
+    use_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.utils.datastructures import MultiValueDict
 from PIL import Image
@@ -72,11 +74,37 @@ def test_a_truncated_image_is_refused() -> None:
     assert "cut.png: the image is damaged or truncated" in form.errors["images"][0]
 
 
+class _WatchedBytes(io.BytesIO):
+    """File contents that record every attempt to read them."""
+
+    def __init__(self, data: bytes, reads: list[str]) -> None:
+        super().__init__(data)
+        self.reads = reads
+
+    def read(self, *args):
+        self.reads.append("read")
+        return super().read(*args)
+
+    def readinto(self, buffer):
+        self.reads.append("readinto")
+        return super().readinto(buffer)
+
+    def __iter__(self):
+        self.reads.append("iter")
+        return super().__iter__()
+
+
 def test_a_file_over_5_mb_is_refused_before_it_is_read() -> None:
     big = upload(image_bytes("PNG", pad_to=5 * 2**20 + 1), "huge.png")
-    form = make_form(uploads(4) + [big])
+    reads: list[str] = []
+    big.file = _WatchedBytes(big.file.getvalue(), reads)
+    small = upload(image_bytes("PNG", seed=9), "small.png")
+    small.file = _WatchedBytes(small.file.getvalue(), small_reads := [])
+    form = make_form(uploads(3) + [small, big])
     assert not form.is_valid()
     assert form.errors["images"] == ["huge.png: the file is 5.0 MB; the limit is 5 MB."]
+    assert reads == []  # refused by its size alone: not a byte of it was read
+    assert small_reads  # (the watch works: a file under the limit is read and checked)
 
 
 def test_an_image_over_4096_pixels_a_side_is_refused() -> None:

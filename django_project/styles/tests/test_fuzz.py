@@ -22,7 +22,7 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 
 from gallery.models import GeneratedArtwork
-from gallery.tests.fuzzing import (
+from gallery_site.testing.fuzzing import (
     as_querydict,
     assert_method_not_allowed,
     assert_refused,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from django.db import DatabaseError
+from django.db import DatabaseError, IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
@@ -35,7 +35,7 @@ def test_variation_codes_are_the_ones_course_lib_samples(trained_style_file: Pat
         assert torch.equal(model.decode(codes), expected)
 
 
-def test_saving_a_variation_stores_a_vae_artwork_with_its_latent_code(
+def test_saving_a_variation_stores_a_style_artwork_with_its_latent_code(
     client: Client, done_style: Style
 ) -> None:
     response = client.post(save_url(done_style, 2))
@@ -43,7 +43,11 @@ def test_saving_a_variation_stores_a_vae_artwork_with_its_latent_code(
     assert response.url.endswith("#variation-3")
     artwork = GeneratedArtwork.objects.get()
     assert artwork.title == "Warm test variation 3"
-    assert artwork.generation_method == "VAE"
+    assert artwork.generation_method == "STYLE"
+    assert artwork.style == done_style and artwork.variation_index == 2
+    # Which weights made it: the style's file, by name and fingerprint.
+    assert artwork.checkpoint_name == done_style.style_file.name
+    assert artwork.checkpoint_fingerprint == checkpoints.fingerprint(done_style.style_file.path)
     model = services.get_trained(done_style).model
     expected = services.variation_codes(model)[2]
     assert artwork.latent_vector == pytest.approx(expected.tolist())
@@ -63,12 +67,56 @@ def test_saving_answers_json_to_a_fetch(client: Client, done_style: Style) -> No
     assert data["gallery_url"] == reverse("gallery:index")
 
 
-def test_the_same_index_saves_the_same_image(client: Client, done_style: Style) -> None:
-    client.post(save_url(done_style, 5))
-    client.post(save_url(done_style, 5))
-    first, second = GeneratedArtwork.objects.all()
-    assert first.latent_vector == second.latent_vector
-    assert first.image_file.read() == second.image_file.read()
+def test_saving_the_same_variation_twice_stores_it_once(
+    client: Client, done_style: Style, media_files
+) -> None:
+    first = client.post(save_url(done_style, 5), HTTP_ACCEPT="application/json").json()
+    files = media_files()
+    second = client.post(save_url(done_style, 5), HTTP_ACCEPT="application/json").json()
+    assert first["created"] is True and second["created"] is False
+    assert second["artwork_id"] == first["artwork_id"]
+    assert GeneratedArtwork.objects.count() == 1 and media_files() == files
+    again = client.post(save_url(done_style, 5))
+    assert "is already in the gallery" in client.get(again.url).content.decode()
+    client.post(save_url(done_style, 6))
+    assert GeneratedArtwork.objects.count() == 2  # another variation is another artwork
+
+
+def test_a_double_post_racing_past_the_check_still_stores_one(
+    client: Client, done_style: Style, media_files, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests that both find no artwork yet: the unique constraint lets one row in, the
+    other answers that row and leaves no orphan file."""
+    client.post(save_url(done_style, 3))
+    files = media_files()
+    real_filter = GeneratedArtwork.objects.filter
+
+    class NothingYet:
+        def first(self) -> None:
+            return None
+
+    monkeypatch.setattr(
+        GeneratedArtwork.objects,
+        "filter",
+        lambda *a, **k: NothingYet() if "variation_index" in k else real_filter(*a, **k),
+    )
+    racer = client.post(save_url(done_style, 3), HTTP_ACCEPT="application/json")
+    assert racer.status_code == 200 and racer.json()["created"] is False
+    assert GeneratedArtwork.objects.count() == 1 and media_files() == files
+
+
+def test_the_database_refuses_a_second_row_for_one_variation(done_style: Style) -> None:
+    artwork, created = services.save_variation(done_style, 0)
+    assert created
+    with pytest.raises(IntegrityError), transaction.atomic():
+        GeneratedArtwork.objects.create(
+            title="copy",
+            generation_method="STYLE",
+            image_file=artwork.image_file.name,
+            latent_vector=artwork.latent_vector,
+            style=done_style,
+            variation_index=0,
+        )
 
 
 def test_an_index_out_of_range_is_refused(client: Client, done_style: Style, media_files) -> None:
@@ -123,22 +171,25 @@ def mnist_vae(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_gallery_pages_still_work_with_a_style_artwork(
     client: Client, done_style: Style, mnist_vae: None
 ) -> None:
-    """A style's 16-number code does not fit the MNIST VAE: the gallery skips it, never a 500."""
+    """A style's 16-number code is its own kind: counted apart, never on the VAE's map."""
     client.post(save_url(done_style, 0))
     style_art = GeneratedArtwork.objects.get()
-    digit = generation.generate("VAE", 1.0, seed=0)
-    digit_art = GeneratedArtwork.objects.create_with_image(
-        title="digit",
-        generation_method="VAE",
-        png_bytes=digit.png_bytes,
-        latent_vector=digit.latent_vector,
-    )
+    digit_art = _digit_artwork()
     index = client.get(reverse("gallery:index"))
-    assert index.status_code == 200 and "Warm test variation 1" in index.content.decode()
+    page = index.content.decode()
+    assert index.status_code == 200 and "Warm test variation 1" in page
+    assert dict((code, count) for code, _, count in index.context["stats"]) == {
+        "VAE": 1,
+        "GAN": 0,
+        "AUTOENCODER": 0,
+        "STYLE": 1,
+    }
+    # Only the digit artwork can be picked for morphing.
+    assert f'id="pick-{digit_art.pk}"' in page and f'id="pick-{style_art.pk}"' not in page
     explore = client.get(reverse("gallery:explore"))
     assert explore.status_code == 200
     assert explore.context["map"].artworks_plotted == 1
-    assert explore.context["map"].artworks_skipped == 1
+    assert explore.context["map"].artworks_skipped == 0
     morph = client.get(reverse("gallery:interpolate", args=[style_art.pk, digit_art.pk]))
     assert morph.status_code == 409
 
@@ -153,11 +204,9 @@ def _digit_artwork() -> GeneratedArtwork:
     )
 
 
-def test_morphing_a_style_artwork_with_a_digit_says_they_come_from_different_models(
+def test_morphing_a_style_artwork_says_it_comes_from_the_style_studio(
     client: Client, done_style: Style, mnist_vae: None
 ) -> None:
-    """Both are stored as VAE artworks, but their codes come from two models (16 numbers from
-    the style's VAE, 4 from the gallery's): the message says so, not "was it retrained?"."""
     client.post(save_url(done_style, 0))
     style_art = GeneratedArtwork.objects.get()
     digit_art = _digit_artwork()
@@ -165,13 +214,7 @@ def test_morphing_a_style_artwork_with_a_digit_says_they_come_from_different_mod
         morph = client.get(reverse("gallery:interpolate", args=[first.pk, second.pk]))
         assert morph.status_code == 409
         message = morph.context["error"]
-        assert message.startswith("These artworks come from different models:")
-        sizes = {style_art.pk: 16, digit_art.pk: 4}
-        assert (
-            f"#{first.pk}'s latent code has {sizes[first.pk]} numbers and "
-            f"#{second.pk}'s has {sizes[second.pk]} numbers"
-        ) in message
-        assert "Variations saved from the style studio" in message
+        assert message.startswith(f"#{style_art.pk} is a variation saved from the style studio")
         assert "retrained" not in message
         assert escape(message) in morph.content.decode()
 
@@ -179,10 +222,14 @@ def test_morphing_a_style_artwork_with_a_digit_says_they_come_from_different_mod
         reverse("gallery:interpolate_pick"), {"first": style_art.pk, "second": digit_art.pk}
     )
     assert pick.status_code == 400
-    assert "These artworks come from different models" in pick.content.decode()
+    assert "is a style-studio variation, which the gallery cannot morph" in pick.content.decode()
+    assert (
+        f'value="{style_art.pk}"'
+        not in client.get(reverse("gallery:interpolate_pick")).content.decode()
+    )
 
 
-def test_two_style_artworks_are_explained_as_made_by_another_model(
+def test_two_style_artworks_are_not_morphed_by_the_gallery(
     client: Client, done_style: Style, mnist_vae: None
 ) -> None:
     client.post(save_url(done_style, 0))
@@ -191,6 +238,5 @@ def test_two_style_artworks_are_explained_as_made_by_another_model(
     morph = client.get(reverse("gallery:interpolate", args=[first.pk, second.pk]))
     assert morph.status_code == 409
     message = morph.context["error"]
-    assert "has 16 numbers but the current model's latent space has 4" in message
-    assert "another model made it (a style-studio style" in message
+    assert message.startswith(f"#{first.pk} and #{second.pk} are variations saved from the style")
     assert "retrained" not in message

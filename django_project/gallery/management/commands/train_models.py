@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from django.core.management.base import BaseCommand, CommandParser
 
 from course_lib import recipes
 from course_lib.notebook import NOTEBOOK_THREADS
 from course_lib.paths import checkpoint_path
+from course_lib.runtime import use_threads
 from gallery import generation
 
 
@@ -37,7 +37,7 @@ class Command(BaseCommand):
     ) -> None:
         methods = method or list(generation.CHECKPOINTS)
         # Same thread count as the notebooks, so a checkpoint trained here is the same model.
-        torch.set_num_threads(NOTEBOOK_THREADS)
+        use_threads(NOTEBOOK_THREADS)
         trained = 0
         for name in methods:
             recipe = generation.CHECKPOINTS[name]

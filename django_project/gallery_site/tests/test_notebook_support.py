@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gallery import notebook_support as support
+from gallery_site import notebook_support as support
 
 
 def _alive(pid: int) -> bool:
@@ -79,7 +79,7 @@ def test_setup_django_gives_a_working_orm_inside_an_event_loop(tmp_path, tiny_da
     code = f"""
         import asyncio, json
         from pathlib import Path
-        from gallery.notebook_support import setup_django
+        from gallery_site.notebook_support import setup_django
 
         async def cell():
             setup_django({str(run / "db.sqlite3")!r}, {str(run / "media")!r})
@@ -124,8 +124,8 @@ def test_setup_django_gives_a_working_orm_inside_an_event_loop(tmp_path, tiny_da
 def test_setup_django_refuses_other_paths_once_configured(tmp_path):
     # pytest-django configured Django with the project's settings already.
     with pytest.raises(RuntimeError, match="already set up"):
-        support.setup_django(tmp_path / "x.sqlite3", tmp_path / "media")
-    assert not (tmp_path / "media").exists()  # nothing was wiped or created
+        support.setup_django(tmp_path / "x.sqlite3", tmp_path / "site_media")
+    assert not (tmp_path / "site_media").exists()  # nothing was wiped or created
 
 
 def test_show_artworks_prints_each_and_shows_one_grid(make_artwork, monkeypatch, capsys):
@@ -261,7 +261,7 @@ def test_a_server_that_dies_is_reported_with_its_log(tmp_path, monkeypatch):
 def test_no_server_outlives_a_process_whose_cell_failed(tmp_path):
     """A notebook kernel that exits (here after an error) takes its server down with it."""
     code = f"""
-        from gallery.notebook_support import start_server
+        from gallery_site.notebook_support import start_server
         server = start_server({str(tmp_path / "db.sqlite3")!r}, {str(tmp_path / "media")!r})
         print(server.process.pid, server.port, flush=True)
         raise RuntimeError("a cell failed")

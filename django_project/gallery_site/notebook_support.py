@@ -22,7 +22,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -31,15 +30,17 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
+from gallery_site import processes
+from gallery_site.processes import HOST, port_is_free
+
 #: ``django_project/``: the folder that holds ``manage.py``.
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SETTINGS_MODULE = "gallery_site.settings"
-HOST = "127.0.0.1"
 
 __all__ = [
     "PROJECT_DIR",
@@ -284,24 +285,6 @@ def _run_echoing(command: list[str], env: dict[str, str], timeout: float) -> tup
 # --- runserver in the background --------------------------------------------------------------
 
 
-def port_is_free(port: int, host: str = HOST) -> bool:
-    """True if nothing listens on ``host:port`` any more (a connection attempt is refused)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.settimeout(2.0)
-        try:
-            probe.connect((host, port))
-        except OSError:
-            return True
-    return False
-
-
-def _free_port(host: str = HOST) -> int:
-    """A port the operating system says is unused right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
 _REQUEST_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
 
 
@@ -312,7 +295,6 @@ class Server:
     port: int
     process: subprocess.Popen
     log_path: Path
-    _log: Any = field(repr=False)
 
     @property
     def url(self) -> str:
@@ -363,67 +345,32 @@ def start_server(
     The server logs to ``server.log`` beside the database. If it dies or does not answer within
     ``timeout`` seconds, it is stopped and RuntimeError shows the end of its log.
     """
-    port = _free_port() if port is None else port
+    port = processes.free_port() if port is None else port
     if not port_is_free(port):
         raise RuntimeError(f"port {port} is in use; stop what runs there or pass port=None")
     log_path = Path(db_path).resolve().with_name("server.log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 (closed by stop_server)
-    process = subprocess.Popen(
+    log_path.write_bytes(b"")  # this server's requests only, not an earlier run's
+    process = processes.spawn(
         [sys.executable, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"],
         cwd=PROJECT_DIR,
         env=_child_env(db_path, media_root, env),
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        log=log_path,
     )
-    server = Server(port=port, process=process, log_path=log_path, _log=log)
+    server = Server(port=port, process=process, log_path=log_path)
     with _running_lock:
         _running.add(server)
     try:
-        _wait_until_up(server, timeout)
+        processes.wait_until_answers(process, f"{server.url}/", log=log_path, timeout=timeout)
     except BaseException:
         stop_server(server)
         raise
     return server
 
 
-def _wait_until_up(server: Server, timeout: float) -> None:
-    """Poll the server until any HTTP answer comes back; fail early if the process dies."""
-    deadline = time.monotonic() + timeout
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    while True:
-        if not server.running:
-            raise RuntimeError(
-                f"the server exited with code {server.process.returncode} before answering; "
-                f"its log ends with:\n{server.log()[-3000:]}"
-            )
-        try:
-            with opener.open(f"{server.url}/", timeout=5):
-                return
-        except urllib.error.HTTPError:
-            return  # an error page is still an answer: the server is up
-        except (urllib.error.URLError, OSError):
-            pass  # not listening yet
-        if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"the server did not answer within {timeout:.0f} s; its log ends with:\n"
-                f"{server.log()[-3000:]}"
-            )
-        time.sleep(0.2)
-
-
 def stop_server(server: Server, timeout: float = 10.0) -> None:
     """Ask the server to stop (SIGTERM), kill it if it has not within ``timeout`` s; idempotent."""
-    process = server.process
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    server._log.close()
+    processes.stop(server.process, grace=timeout)
     with _running_lock:
         _running.discard(server)
 

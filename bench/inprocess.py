@@ -1,9 +1,9 @@
 """How fast the gallery answers, measured in-process on a throwaway database and media folder.
 
-``run()`` returns a dict (``make bench`` prints it); from ``django_project/``:
-``python -m gallery.bench [--n 200]``. It uses the real course checkpoints from the shared folder
-and never touches ``db.sqlite3`` or ``media/``: the database is Django's in-memory test database
-and MEDIA_ROOT a temporary folder.
+``run()`` returns a dict (``make bench``'s section 6 reports it); from the repository root:
+``python -m bench.inprocess [--n 200]``. It uses the real course checkpoints from the shared
+folder and never touches ``db.sqlite3`` or ``media/``: the database is Django's in-memory test
+database and MEDIA_ROOT a temporary folder.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -20,11 +21,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+DJANGO_DIR = Path(__file__).resolve().parent.parent / "django_project"
 METHODS = ("VAE", "GAN", "AUTOENCODER")
 
 
 def _ensure_django() -> None:
-    """Configure Django when called from a plain Python process (``python -m gallery.bench``)."""
+    """Configure Django when called from a plain Python process (``python -m bench.inprocess``)."""
+    if str(DJANGO_DIR) not in sys.path:
+        sys.path.insert(0, str(DJANGO_DIR))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gallery_site.settings")
     import django
     from django.apps import apps

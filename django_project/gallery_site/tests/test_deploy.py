@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from PIL import Image
 
 from gallery_site.urls import MEDIA_CACHE_CONTROL
@@ -314,17 +315,53 @@ def test_gunicorn_serves_media_with_debug_off(gunicorn_site):
         assert _get(port, path)[0] == 404, path
 
 
-def test_gunicorn_answers_previews_before_django(gunicorn_site):
+def test_gunicorn_serves_previews_through_django(gunicorn_site):
     port = gunicorn_site["port"]
     status, headers, body = _get(port, "/generate/GAN.png?seed=5")
     assert status == 200 and headers["Content-Type"] == "image/png"
     assert Image.open(io.BytesIO(body)).size == (28, 28)
     assert _get(port, "/generate/GAN.png?seed=5")[2] == body
+    # Django's middleware ran, as for every page: the same security headers as /create/.
     assert headers["X-Content-Type-Options"] == "nosniff"
-    # Django's middleware never ran: it would have added X-Frame-Options to every answer
-    assert "X-Frame-Options" not in headers
-    assert "X-Frame-Options" in _get(port, "/create/")[1]
+    assert headers["X-Frame-Options"] == _get(port, "/create/")[1]["X-Frame-Options"] == "DENY"
     status, _, body = _get(port, "/generate/GAN.png?creativity=9")
     assert status == 400 and b"Creativity must be a number" in body
     status, _, body = _get(port, "/generate/GAN.png", {"Host": "evil.example"})
-    assert status == 400 and b"ALLOWED_HOSTS" in body
+    assert status == 400 and b"host this site does not serve" in body
+
+
+# --- HTTPS with the documented production environment, in process ----------------------------
+
+
+@pytest.fixture
+def production_security(settings, monkeypatch):
+    """This process's settings with the HTTPS protections that the documented production
+    environment (DEBUG off, a secret key, a host name) gives, read from settings.py itself."""
+    for name in list(os.environ):
+        if name.startswith("DJANGO_"):
+            monkeypatch.delenv(name)
+    for name, value in _production_env(DJANGO_ALLOWED_HOSTS="gallery.example.org").items():
+        if name.startswith("DJANGO_"):
+            monkeypatch.setenv(name, value)
+    production = runpy.run_path(str(PROJECT / "gallery_site" / "settings.py"))
+    assert production["DEBUG"] is False
+    secure = [name for name in production if name.startswith("SECURE_")]
+    for name in ("DEBUG", "ALLOWED_HOSTS", *secure):
+        setattr(settings, name, production[name])
+    return production
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/generate/GAN.png?seed=5", "/create/"])
+def test_production_redirects_every_url_to_https_and_sends_hsts(
+    production_security, tiny_models, path
+):
+    client = Client(headers={"host": "gallery.example.org"})
+    plain = client.get(path)
+    assert plain.status_code == 301
+    assert plain["Location"] == f"https://gallery.example.org{path}"
+    secure = client.get(path, secure=True)
+    assert secure.status_code == 200
+    seconds = production_security["SECURE_HSTS_SECONDS"]
+    assert seconds >= 3600
+    assert secure["Strict-Transport-Security"].startswith(f"max-age={seconds}")

@@ -30,7 +30,7 @@ def error_response(
     if json:
         return JsonResponse({"success": False, "error": message}, status=status)
     context = {"title": title or "That did not work", "message": message}
-    return render(request, "gallery/error.html", context, status=status)
+    return render(request, "error.html", context, status=status)
 
 
 def _body_error(request: HttpRequest) -> str | None:
