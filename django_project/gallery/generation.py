@@ -478,4 +478,4 @@ def latent_map(
 
 def png_data_url(png: bytes) -> str:
     """Inline PNG bytes as a ``data:`` URL (for images that are shown but not stored)."""
-    return imaging.to_data_url(png)
+    return imaging.to_data_url(png, mime="image/png")
