@@ -6,6 +6,7 @@ Examples::
     python -m course_lib train gan --time-budget 180
     python -m course_lib train gan --arch conv --time-budget 180
     python -m course_lib train gan --arch mlp --epochs 60
+    python -m course_lib train flow --time-budget 180
     python -m course_lib info checkpoints/vae.pt
     python -m course_lib download mnist
 """
@@ -19,15 +20,20 @@ import sys
 import time
 from pathlib import Path
 
-KINDS = ("ae", "vae", "gan")
+KINDS = ("ae", "vae", "gan", "flow")
 ARCHS = ("conditional", "conv", "mixture", "mlp")
 #: The default architecture of each kind: the best measured one (see `make bench`).
-DEFAULT_ARCH = {"ae": "mlp", "vae": "mixture", "gan": "conditional"}
+DEFAULT_ARCH = {"ae": "mlp", "vae": "mixture", "gan": "conditional", "flow": "mlp"}
 #: The kinds each architecture exists for.
 ARCH_KINDS = {"conditional": ("gan",), "conv": ("gan",), "mixture": ("vae",), "mlp": KINDS}
 #: Datasets of 28x28 digits, where the digit classifier can judge a GAN's samples.
 DIGIT_DATASETS = ("mnist5k", "mnist", "digits")
 DEFAULT_EPOCHS = 20
+#: `train flow`: the share of --time-budget spent on its autoencoder (unless --autoencoder is
+#: given), the autoencoder's size, and the flow's batch size and learning rate.
+FLOW_AE_SHARE = 0.25
+FLOW_AE = {"hidden_dim": 256, "latent_dim": 32}
+FLOW_BATCH, FLOW_LR = 256, 2e-3
 
 
 def _positive_int(text: str) -> int:
@@ -70,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "kind",
         choices=KINDS,
-        help="ae: autoencoder, vae: variational autoencoder, gan: generator + discriminator",
+        help="ae: autoencoder, vae: variational autoencoder, gan: generator + discriminator, "
+        "flow: latent flow matching on an autoencoder's codes (the autoencoder included)",
     )
     train.add_argument(
         "--dataset",
@@ -83,7 +90,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="checkpoint file to write (default: data/checkpoints/"
-        "KIND_DATASET.pt, the folder the notebooks and the gallery use)",
+        "KIND_DATASET.pt, the folder the notebooks and the gallery use; for flow "
+        "data/checkpoints/cli/flow_DATASET.pt)",
+    )
+    train.add_argument(
+        "--autoencoder",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="flow: learn on the codes of this trained autoencoder checkpoint instead of "
+        f"training one first (which takes {FLOW_AE_SHARE:.0%} of --time-budget)",
     )
     train.add_argument("--epochs", type=_positive_int, help="number of full passes over the data")
     train.add_argument(
@@ -99,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="gan: conditional (default; the conv GAN told which digit to draw, learning "
         "from the labels), conv (DCGAN with hinge loss, spectral norm, augmentation and "
         "weight averaging) or mlp (the lesson's); vae: mixture (default; the lesson's VAE "
-        "with a learned mixture prior) or mlp (the lesson's); ae: mlp",
+        "with a learned mixture prior) or mlp (the lesson's); ae: mlp; flow: mlp (a residual "
+        "MLP on the codes, class-conditional when the data has labels)",
     )
     train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     train.add_argument(
@@ -168,7 +185,7 @@ def _train(args: argparse.Namespace) -> int:
         balanced_labels,
         critic_for,
     )
-    from .paths import checkpoint_path
+    from .paths import checkpoint_dir, checkpoint_path
     from .training import (
         resolve_device,
         set_seed,
@@ -186,6 +203,8 @@ def _train(args: argparse.Namespace) -> int:
             f"--arch {arch} is only for {' and '.join(ARCH_KINDS[arch])}; "
             f"{args.kind} comes as {DEFAULT_ARCH[args.kind]}"
         )
+    if args.autoencoder is not None and args.kind != "flow":
+        raise ValueError("--autoencoder is only for `train flow`")
     epochs = args.epochs
     if epochs is None and args.time_budget is None:
         epochs = DEFAULT_EPOCHS
@@ -196,6 +215,9 @@ def _train(args: argparse.Namespace) -> int:
     input_dim = int(train_data.images[0].numel())
     stem = Path(dataset_name).name if Path(dataset_name).is_dir() else dataset_name
     out = args.out or checkpoint_path(f"{args.kind}_{stem}")
+    if args.kind == "flow" and args.out is None:  # never a checkpoint the notebooks use
+        out = checkpoint_dir() / "cli" / f"flow_{stem}.pt"
+
     budget = dict(
         epochs=epochs,
         time_budget=args.time_budget,
@@ -224,6 +246,17 @@ def _train(args: argparse.Namespace) -> int:
             history = train_vae(model, train_data, lr=args.lr or 1e-3, **budget)
             metrics["test_neg_elbo_nats"] = round(negative_elbo(model, test_data), 3)
         metrics["test_recon_bce_nats"] = round(reconstruction_bce(model, test_data), 3)
+    elif args.kind == "flow":
+        model, history = _fit_flow(args, train_data, budget, started)
+        metrics["autoencoder_test_recon_bce_nats"] = round(
+            reconstruction_bce(model.autoencoder, test_data), 3
+        )
+        if dataset_name in DIGIT_DATASETS:
+            print("Judging 1,000 samples with the digit classifier ...", flush=True)
+            for prefix, guidance in (("classifier", None), ("uncond_classifier", 0.0)):
+                samples = model.sample(1000, seed=args.seed, guidance=guidance).cpu()
+                quality = sample_quality(samples)
+                metrics.update({f"{prefix}_{k}": round(v, 3) for k, v in quality.items()})
     else:
         if arch in ("conv", "conditional"):
             if input_dim != 784:
@@ -288,6 +321,48 @@ def _train(args: argparse.Namespace) -> int:
         print(f"  {key}: {value}")
     print(f"Wrote {out}")
     return 0
+
+
+def _fit_flow(args: argparse.Namespace, train_data, budget: dict, started: float):
+    """`train flow`: the autoencoder first (or the one given), then the latent flow on its
+    codes in the rest of the time budget. Returns ``(model, history of the flow)``."""
+    import torch
+
+    from . import checkpoints
+    from .flow import LatentFlowModel
+    from .models import AutoencoderModel
+    from .training import train_autoencoder, train_flow
+
+    input_dim = int(train_data.images[0].numel())
+    if args.autoencoder is not None:
+        autoencoder = checkpoints.load(args.autoencoder, budget["device"])
+        if not isinstance(autoencoder, AutoencoderModel):
+            raise ValueError(
+                f"--autoencoder {args.autoencoder} holds a {type(autoencoder).__name__}, "
+                "not an AutoencoderModel (train one with `train ae`)"
+            )
+        if autoencoder.input_dim != input_dim:
+            raise ValueError(
+                f"--autoencoder {args.autoencoder} reads {autoencoder.input_dim} values per "
+                f"image; {args.dataset} has {input_dim}"
+            )
+    else:
+        dims = {**FLOW_AE, "latent_dim": args.latent_dim or FLOW_AE["latent_dim"]}
+        autoencoder = AutoencoderModel(input_dim=input_dim, **dims)
+        share = budget["time_budget"] and budget["time_budget"] * FLOW_AE_SHARE
+        train_autoencoder(autoencoder, train_data, lr=3e-3, **{**budget, "time_budget": share})
+    labels = getattr(train_data, "labels", None)
+    n_classes = int(torch.as_tensor(labels).max()) + 1 if labels is not None and len(labels) else 0
+    width = {"width": args.hidden_dim} if args.hidden_dim else {}
+    model = LatentFlowModel(autoencoder, n_classes=n_classes, **width)
+    left = budget["time_budget"] and max(budget["time_budget"] - (time.perf_counter() - started), 1)
+    history = train_flow(
+        model,
+        train_data,
+        lr=args.lr or FLOW_LR,
+        **{**budget, "time_budget": left, "batch_size": args.batch_size or FLOW_BATCH},
+    )
+    return model, history
 
 
 def _info(args: argparse.Namespace) -> int:

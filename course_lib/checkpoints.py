@@ -6,7 +6,7 @@ A checkpoint is a ``torch.save`` file holding only tensors, strings, numbers, li
      "config": {...constructor arguments...}, "state_dict": {...}, "metadata": {...}}
 
 ``load`` reads it with ``torch.load(weights_only=True)``, which refuses to run code hidden in a
-pickle, and rebuilds the model only from the classes in :data:`course_lib.models.MODEL_CLASSES`.
+pickle, and rebuilds the model only from the classes in :data:`MODEL_CLASSES`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,12 @@ import torch
 from torch import nn
 
 from . import __version__
-from .models import MODEL_CLASSES
+from .flow import LatentFlowModel
+from .models import MODEL_CLASSES as _LESSON_CLASSES
+
+#: Every class a checkpoint may name: the lesson's models plus the latent flow model, which lives
+#: in its own module because it builds on the autoencoder (models.py cannot import it).
+MODEL_CLASSES = {**_LESSON_CLASSES, LatentFlowModel.__name__: LatentFlowModel}
 
 __all__ = ["save", "load", "read_metadata", "fingerprint", "FORMAT", "FORMAT_VERSION"]
 
