@@ -32,7 +32,7 @@ DEFAULT_EPOCHS = 20
 #: `train flow`: the share of --time-budget spent on its autoencoder (unless --autoencoder is
 #: given), the autoencoder's size, and the flow's batch size and learning rate.
 FLOW_AE_SHARE = 0.25
-FLOW_AE = {"hidden_dim": 256, "latent_dim": 32}
+FLOW_AE = {"hidden_dim": 512, "latent_dim": 64}
 FLOW_BATCH, FLOW_LR = 256, 2e-3
 
 
