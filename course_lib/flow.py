@@ -89,7 +89,9 @@ class LatentFlowModel(nn.Module):
     The code ``z`` carries the class: ``z = cat(noise, class_embedding[label])``, so
     ``latent_dim = noise_dim + class_dim`` and ``decode(z)`` needs no labels. With guidance 0 the
     class part is ignored (the unconditional flow); with 1 it is followed as learned; above 1,
-    followed more strictly (cleaner digits, less variety).
+    followed more strictly (cleaner digits, less variety). The default 1.5 gave the best
+    Fréchet ratio on mnist5k (2.0 with 20 Euler steps after 3,900 training steps; 4.0 at
+    guidance 1, 4.4 at 2, 15.7 unconditional).
     """
 
     def __init__(
@@ -101,7 +103,7 @@ class LatentFlowModel(nn.Module):
         class_dim: int = 8,
         time_dim: int = 32,
         steps: int = 20,
-        guidance: float = 2.0,
+        guidance: float = 1.5,
         solver: str = "euler",
     ):
         super().__init__()
