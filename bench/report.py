@@ -33,6 +33,8 @@ class Row:
     bar: str = ""
     passed: bool | None = None
     error: bool = False
+    #: More named cells (a table comparing several figures per row), shown after "this course".
+    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def result(self) -> str:
@@ -44,10 +46,16 @@ class Row:
 
     def cells(self) -> dict[str, str]:
         ratio = format_ratio(self.ratio) if self.ratio is not None else ""
-        cells = [self.measurement, self.baseline, self.course, ratio, self.bar, self.result]
+        cells = dict(
+            zip(
+                COLUMNS,
+                [self.measurement, self.baseline, self.course, ratio, self.bar, self.result],
+                strict=True,
+            )
+        )
+        cells.update(self.extra)
         return {
-            column: cell.replace("|", "\\|").replace("\n", " ")
-            for column, cell in zip(COLUMNS, cells, strict=True)
+            column: cell.replace("|", "\\|").replace("\n", " ") for column, cell in cells.items()
         }
 
 
@@ -181,13 +189,15 @@ def render(
 def table(rows: list[Row]) -> list[str]:
     """A Markdown table of ``rows``, leaving out columns no row fills (keeps "result")."""
     cells = [row.cells() for row in rows]
-    columns = [c for c in COLUMNS if c in ("measurement", "result") or any(r[c] for r in cells)]
+    extra = list(dict.fromkeys(name for row in rows for name in row.extra))
+    order = [*COLUMNS[:3], *extra, *COLUMNS[3:]]
+    columns = [c for c in order if c in ("measurement", "result") or any(r.get(c) for r in cells)]
     if not any(r["result"] for r in cells):
         columns.remove("result")
     return [
         "| " + " | ".join(columns) + " |",
         "|" + "---|" * len(columns),
-        *("| " + " | ".join(r[c] for c in columns) + " |" for r in cells),
+        *("| " + " | ".join(r.get(c, "") for c in columns) + " |" for r in cells),
     ]
 
 

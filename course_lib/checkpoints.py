@@ -6,7 +6,7 @@ A checkpoint is a ``torch.save`` file holding only tensors, strings, numbers, li
      "config": {...constructor arguments...}, "state_dict": {...}, "metadata": {...}}
 
 ``load`` reads it with ``torch.load(weights_only=True)``, which refuses to run code hidden in a
-pickle, and rebuilds the model only from the classes in :data:`course_lib.models.MODEL_CLASSES`
+pickle, and rebuilds the model only from the classes in :data:`MODEL_CLASSES`
 (the course's own models, never a torch class such as ``Linear`` or ``Sequential``). A model
 may carry extra tensors beside its weights (a style keeps its original images), under
 ``"tensors"``. ``save`` and ``load`` take a path or an open binary file (``io.BytesIO``, a
@@ -29,7 +29,12 @@ import torch
 from torch import nn
 
 from . import __version__
-from .models import MODEL_CLASSES
+from .flow import LatentFlowModel
+from .models import MODEL_CLASSES as _LESSON_CLASSES
+
+#: Every class a checkpoint may name: the lesson's models plus the latent flow model, which lives
+#: in its own module because it builds on the autoencoder (models.py cannot import it).
+MODEL_CLASSES = {**_LESSON_CLASSES, LatentFlowModel.__name__: LatentFlowModel}
 
 __all__ = ["save", "load", "read_metadata", "fingerprint", "FORMAT", "FORMAT_VERSION"]
 
@@ -71,7 +76,8 @@ def _course_class(name: Any, what: str) -> type[nn.Module]:
     """The course model class called ``name``; anything else is a ValueError starting ``what``.
 
     The allow-list is checked twice over: the name must be in ``MODEL_CLASSES`` and the class
-    must be defined in ``course_lib.models``, so even a widened list never admits a torch class
+    must be defined in ``course_lib.models`` or ``course_lib.flow``, so even a widened list
+    never admits a torch class
     (``Linear``, ``Sequential``, ``Module``) whose constructor a hostile file could drive.
     """
     cls = MODEL_CLASSES.get(name) if isinstance(name, str) else None
@@ -79,7 +85,8 @@ def _course_class(name: Any, what: str) -> type[nn.Module]:
         raise ValueError(
             f"{what} an unknown model class {name!r}; known: {', '.join(MODEL_CLASSES)}"
         )
-    if cls.__module__ != f"{__package__}.models" or cls.__name__ != name:
+    course_modules = (f"{__package__}.models", f"{__package__}.flow")
+    if cls.__module__ not in course_modules or cls.__name__ != name:
         raise ValueError(f"{what} a {name!r}, which is not one of the course's own models")
     return cls
 

@@ -23,7 +23,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from .data import stack_images
+from .data import ImageDataset, stack_images
+from .flow import LatentFlowModel, flow_matching_loss
 from .models import (
     AutoencoderModel,
     ConvDiscriminator,
@@ -41,6 +42,8 @@ __all__ = [
     "train_vae",
     "train_gan",
     "train_conv_gan",
+    "train_flow",
+    "update_average",
     "translate",
 ]
 
@@ -431,6 +434,17 @@ def train_gan(
     return history
 
 
+@torch.no_grad()
+def update_average(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """One step of an exponential moving average of ``model``'s weights into ``average``
+    (same architecture): avg <- decay * avg + (1 - decay) * current. Buffers (batch-norm
+    statistics, the flow's code statistics) are copied: they follow the live model."""
+    for avg, current in zip(average.parameters(), model.parameters(), strict=True):
+        avg.lerp_(current, 1 - decay)
+    for avg, current in zip(average.buffers(), model.buffers(), strict=True):
+        avg.copy_(current)
+
+
 def translate(images: torch.Tensor, max_shift: int, generator: torch.Generator | None = None):
     """Shift every image by its own random offset of up to ``max_shift`` pixels, filling with
     the background value -1. Built from indexing only, so gradients flow through it: this is
@@ -553,11 +567,7 @@ def train_conv_gan(
         g_loss.backward()
         opt_g.step()
 
-        with torch.no_grad():
-            for avg, current in zip(average.parameters(), generator.parameters(), strict=True):
-                avg.lerp_(current, 1 - ema_decay)
-            for avg, current in zip(average.buffers(), generator.buffers(), strict=True):
-                avg.copy_(current)  # batch-norm statistics follow the live generator
+        update_average(average, generator, ema_decay)
         return {
             "d_loss": d_loss.item(),
             "g_loss": g_loss.item(),
@@ -583,4 +593,97 @@ def train_conv_gan(
     generator.load_state_dict(average.state_dict())
     generator.eval()
     discriminator.eval()
+    return history
+
+
+def train_flow(
+    model: LatentFlowModel,
+    data: Dataset | torch.Tensor,
+    *,
+    epochs: int | None = None,
+    time_budget: float | None = None,
+    batch_size: int = 256,
+    lr: float = 2e-3,
+    ema_decay: float = 0.999,
+    label_dropout: float = 0.1,
+    seed: int = 0,
+    device: str | torch.device | None = "cpu",
+    progress: bool = True,
+    callback: EpochCallback | None = None,
+    lr_schedule: str = "cosine",
+) -> History:
+    """Train the latent flow on the codes of ``model.autoencoder`` (trained already, left as is).
+
+    The training digits are encoded once and standardised (:meth:`LatentFlowModel.fit_code_stats`);
+    each step then costs one small MLP on a batch of 32-number codes instead of a network on
+    784 pixels. Each label is replaced by "no class" with probability ``label_dropout``, so the
+    same network also learns the unconditional flow that classifier-free guidance needs. The
+    returned model holds the exponential moving average of the weights (decay ``ema_decay``,
+    see :func:`update_average`). History entries: ``loss`` (the flow-matching loss).
+    """
+    if not isinstance(model, LatentFlowModel):
+        raise ValueError(f"train_flow needs a LatentFlowModel, got {type(model).__name__}")
+    if not 0 <= ema_decay < 1:
+        raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay!r}")
+    if not 0 <= label_dropout <= 1:
+        raise ValueError(f"label_dropout must be in [0, 1], got {label_dropout!r}")
+    images = stack_images(data)
+    if images.shape[0] == 0:
+        raise ValueError("the training data is empty")
+    labels = getattr(data, "labels", None)
+    if model.n_classes:
+        if labels is None or isinstance(data, torch.Tensor):
+            raise ValueError(
+                "a class-conditional flow learns from labelled digits; these have none"
+            )
+        labels = torch.as_tensor(labels).long()
+        if labels.min() < 0 or labels.max() >= model.n_classes:
+            raise ValueError(
+                f"the data's labels run {int(labels.min())}..{int(labels.max())}, outside the "
+                f"model's 0..{model.n_classes - 1}"
+            )
+    else:
+        labels = torch.full((images.shape[0],), model.null_label)
+    dev = _prepare(model, seed, device)
+    autoencoder = model.autoencoder.eval()
+    with torch.no_grad():
+        codes = torch.cat([autoencoder.encode(b.to(dev)) for b in images.split(1024)])
+        model.fit_code_stats(codes)
+        # Codes as 1x1 "images" with one channel per number: fit slices them like digits.
+        codes = ImageDataset(model.standardise(codes).cpu()[:, :, None, None], labels, [])
+    flow_parameters = [
+        p for name, p in model.named_parameters() if not name.startswith("autoencoder.")
+    ]
+    optimizer = torch.optim.Adam(flow_parameters, lr=lr)
+    average = copy.deepcopy(model).eval()
+    for parameter in average.parameters():
+        parameter.requires_grad_(False)
+    drops = torch.Generator().manual_seed(seed + 1)
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        dropped = torch.rand(y.shape[0], generator=drops).to(dev) < label_dropout
+        loss = flow_matching_loss(model, x.flatten(1), y.masked_fill(dropped, model.null_label))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        update_average(average, model, ema_decay)
+        return {"loss": loss.item()}
+
+    history = fit(
+        step,
+        codes,
+        epochs=epochs,
+        time_budget=time_budget,
+        batch_size=batch_size,
+        seed=seed,
+        device=dev,
+        desc="latent flow",
+        progress=progress,
+        callback=callback,
+        optimizers=[optimizer],
+        lr_schedule=lr_schedule,
+        with_labels=True,
+    )
+    model.load_state_dict(average.state_dict())
+    model.eval()
     return history

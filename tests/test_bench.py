@@ -153,24 +153,38 @@ def test_smoke_report_measures_training_notebooks_and_the_gallery(smoke_report: 
 
 def test_smoke_report_measures_model_quality_through_the_command_line(smoke_report: str):
     rows = _tables(smoke_report)[SECTION_TITLES[6]]
-    vae = rows[0]
-    assert "train vae --time-budget" in vae["measurement"] and vae["bar"] == "≤ 110 nats"
-    assert re.match(r"\d+\.\d nats$", vae["this course"]) and vae["result"] in ("pass", "FAIL")
-    gan_rows = [r for r in rows if "GAN" in r["measurement"]]
-    for arch in ("mlp", "conv", "conditional"):
-        assert any(f"--arch {arch} " in r["measurement"] for r in gan_rows), arch
-    # the bars apply to the command line's default GAN, and only to it
-    judged = [r for r in gan_rows if r["bar"]]
-    assert "(CLI default)" in judged[0]["measurement"]
-    assert "--arch conditional" in judged[0]["measurement"]
-    assert [r["bar"] for r in judged] == [
-        "≥ 0.8 of real",
-        "≤ 5x real-vs-real",
-        "≥ 0.8 and < 5% copies",
+    # one table, one row per model family, every row judged the same way
+    families = [
+        "lesson's VAE",
+        "mixture-prior VAE",
+        "lesson's MLP GAN",
+        "conv GAN",
+        "conditional conv GAN",
+        "latent flow, unconditional",
+        "latent flow, conditional",
     ]
-    for row in gan_rows[:6]:
-        assert row["lesson-style baseline"].startswith(("real digits", "real vs real"))
-        assert re.match(r"\d+(\.\d+)?x$", row["ratio"]), row
+    assert len(rows) == len(families)
+    for row, family in zip(rows, families, strict=True):
+        assert row["measurement"].startswith(family), (row, family)
+        assert "`train " in row["measurement"] and "--time-budget" in row["measurement"]
+        assert RATIO.match(row["score ratio"]) and RATIO.match(row["Fréchet ratio"]), row
+        assert re.match(r"\d+\.\d\d \(\d+\.\d%\)$", row["memorisation"]), row
+        assert re.match(r"\d+\.\d{3}$", row["ms per image"]), row
+        is_vae = "VAE" in family
+        assert bool(re.match(r"\d+\.\d nats$", row["negative ELBO"])) == is_vae, row
+    assert "--arch conditional" in rows[4]["measurement"]
+    assert all("`train flow --time-budget" in row["measurement"] for row in rows[5:])
+    # the bars apply to the command line's default of each kind, and only to them
+    bars = {row["measurement"].split(":")[0]: row["bar"] for row in rows if row["bar"]}
+    assert bars == {
+        "mixture-prior VAE (CLI default VAE)": "≤ 110 nats",
+        "conditional conv GAN (CLI default GAN)": "score ≥ 0.8, Fréchet ≤ 5x, memorisation ≥ 0.8,"
+        " < 5% copies",
+        "latent flow, conditional (CLI default flow)": "score ≥ 0.95, Fréchet ≤ 2x, memorisation"
+        " ≥ 0.8, < 5% copies",
+    }
+    for row in rows:
+        assert row["result"] in (("pass", "FAIL") if row["bar"] else ("",)), row
 
 
 @pytest.mark.parametrize("name", ["gradient", "noise", "mandala"])

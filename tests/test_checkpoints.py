@@ -339,7 +339,7 @@ def test_a_real_torch_class_is_refused_even_if_the_allow_list_were_widened(
     )
     with pytest.raises(ValueError, match="unknown model class"):
         checkpoints.load(path)
-    monkeypatch.setitem(MODEL_CLASSES, name, type(module))  # someone widens the list ...
+    monkeypatch.setitem(checkpoints.MODEL_CLASSES, name, type(module))  # the list widened ...
     with pytest.raises(ValueError, match="not one of the course's own models"):
         checkpoints.load(path)  # ... and the torch class is still refused
     module.config = config

@@ -293,7 +293,7 @@ def test_missing_gpu_is_a_one_line_error(capsys):
     [
         [],
         ["train"],
-        ["train", "flow"],
+        ["train", "diffusion"],
         ["train", "vae", "--epochs", "0"],
         ["train", "vae", "--epochs", "two"],
         ["train", "vae", "--time-budget", "nan"],
