@@ -418,7 +418,6 @@ def bench_training(cfg: Config) -> list[Row]:
     encoding is Pillow's, as the gallery and the pattern studio use it."""
     from course_lib import imaging
     from course_lib.data import load_dataset
-    from course_lib.models import balanced_labels
     from course_lib.patterns import ImageChef
     from course_lib.recipes import RECIPES
 
@@ -442,13 +441,9 @@ def bench_training(cfg: Config) -> list[Row]:
 
     for name, model in models.items():
         for batch in (1, 64):
-            z = torch.randn(batch, model.latent_dim)
-            # a class-conditional generator also takes the digits to draw
-            labels = (balanced_labels(batch),) if getattr(model, "n_classes", 0) else ()
+            z = model.codes(batch, seed=0)  # a conditional code carries its digit
             with torch.no_grad():
-                samples = timings(
-                    lambda m=model, z=z, y=labels: m.decode(z, *y), cfg.latency_repeats, warmup=3
-                )
+                samples = timings(lambda m=model, z=z: m.decode(z), cfg.latency_repeats, warmup=3)
             rows.append(Row(f"{name} decoder, batch {batch}", course=p50_ms(samples)))
 
     digit = data.images[0]
