@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -180,14 +180,23 @@ def get(
 
 
 def train_fresh(
-    name: str, data: Any = None, *, epochs: int | None = None, progress: bool = False
+    name: str,
+    data: Any = None,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    progress: bool = False,
+    callback: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[nn.Module, History]:
     """Build and train recipe ``name`` without the checkpoint cache: on ``data`` (default: the
-    recipe's own training split) for ``epochs`` (default: the recipe's). The bench times
-    training with it; nothing is saved."""
+    recipe's own training split) for ``epochs`` and ``batch_size`` (default: the recipe's).
+    The bench times training with it and the web app trains its models with it; nothing is
+    saved."""
     recipe = _recipe(name)
+    if batch_size is not None:
+        recipe = replace(recipe, batch_size=batch_size)
     data = load_dataset(recipe.dataset, "train") if data is None else data
-    build, train = _steps(recipe, data, epochs or recipe.epochs, progress, None)
+    build, train = _steps(recipe, data, epochs or recipe.epochs, progress, callback)
     model = build()
     history = train(model)
     return model.eval(), history

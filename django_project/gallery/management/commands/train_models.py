@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from course_lib import recipes
@@ -66,3 +67,4 @@ class Command(BaseCommand):
         generation.clear_cache()  # a process that serves after this must load the new weights
         summary = f"Trained {trained} model(s)" if trained else "All models were already trained"
         self.stdout.write(f"{summary}; checkpoints live in {checkpoint_path('x').parent}.")
+        call_command("register_models", stdout=self.stdout)  # /models/ lists what is trained
