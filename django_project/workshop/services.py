@@ -133,7 +133,6 @@ def judge() -> DigitClassifier:
     return metrics.digit_classifier()
 
 
-@torch.no_grad()
 def evaluate(model: nn.Module, kind: str, dataset: str) -> dict[str, float]:
     """Held-out figures the course reports, cheap enough for the end of a training.
 
@@ -141,6 +140,7 @@ def evaluate(model: nn.Module, kind: str, dataset: str) -> dict[str, float]:
     autoencoder: reconstruction cross-entropy); for samples, the classifier score and
     Fréchet distance as ratios to real digits, and the memorisation ratio and copy share.
     """
+    classifier = judge()  # outside no_grad: the first call trains the judge
     model.eval()
     train, test = load_dataset(dataset, "train"), load_dataset(dataset, "test")
     figures: dict[str, float] = {}
@@ -148,8 +148,9 @@ def evaluate(model: nn.Module, kind: str, dataset: str) -> dict[str, float]:
         figures["neg_elbo_nats"] = metrics.negative_elbo(model, test)
     elif kind == ModelKind.AUTOENCODER:
         figures["recon_bce_nats"] = metrics.reconstruction_bce(model, test)
-    samples = model.sample(N_JUDGED, seed=0).cpu()
-    quality = metrics.sample_quality(samples, classifier=judge())
+    with torch.no_grad():
+        samples = model.sample(N_JUDGED, seed=0).cpu()
+    quality = metrics.sample_quality(samples, classifier=classifier)
     figures.update(
         score_ratio=quality["score_ratio"],
         fd_ratio=quality["fd_ratio"],

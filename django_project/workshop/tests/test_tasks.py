@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 
 import pytest
+import torch
 from django.core.management import call_command
 from django.db import DatabaseError
 from django_tasks_db.models import DBTaskResult
@@ -207,3 +208,19 @@ def test_the_db_worker_trains_a_queued_record(settings, fake_metrics) -> None:
     queued_task.refresh_from_db()
     assert record.status == ModelStatus.DONE, record.error
     assert queued_task.status == "SUCCESSFUL" and queued_task.return_value["status"] == "done"
+
+
+def test_the_judge_is_asked_for_with_gradients_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first call trains the digit judge; under no_grad that training would crash."""
+    grad_enabled = []
+    quick = services.judge
+
+    def judge():
+        grad_enabled.append(torch.is_grad_enabled())
+        return quick()
+
+    monkeypatch.setattr(services, "judge", judge)
+    model, _ = recipes.train_fresh("ae_mnist5k", epochs=1, batch_size=512)
+    figures = services.evaluate(model, ModelKind.AUTOENCODER, "mnist5k")
+    assert grad_enabled == [True]
+    assert figures["recon_bce_nats"] > 0 and 0 <= figures["copies"] <= 1

@@ -71,6 +71,10 @@
         bar.parentElement.setAttribute("aria-valuenow", percent);
         const epochs = data.training_history.length;
         if (data.status === "running") {
+          document.querySelectorAll("[data-status-badge]").forEach((badge) => {
+            badge.textContent = "Training";
+            badge.classList.replace("text-bg-secondary", "text-bg-primary");
+          });
           text.textContent = epochs ? `Training: epoch ${epochs} of ${training.dataset.epochs} done.` : "Training…";
         }
         if (epochs) {
