@@ -238,18 +238,27 @@ def get(
 
 
 def train_fresh(
-    name: str, data: Any = None, *, epochs: int | None = None, progress: bool = False
+    name: str,
+    data: Any = None,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    progress: bool = False,
+    callback: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[nn.Module, History]:
     """Build and train recipe ``name`` without the checkpoint cache: on ``data`` (default: the
-    recipe's own training split) for ``epochs`` (default: the recipe's). The bench times
-    training with it; nothing is saved."""
+    recipe's own training split) for ``epochs`` and ``batch_size`` (default: the recipe's).
+    The bench times training with it and the web app trains its models with it; nothing is
+    saved."""
     recipe = _recipe(name)
     if epochs is not None:
         recipe = dataclasses.replace(recipe, epochs=epochs)
+    if batch_size is not None:
+        recipe = dataclasses.replace(recipe, batch_size=batch_size)
     data = load_dataset(recipe.dataset, "train") if data is None else data
     autoencoder = get(autoencoder_recipe(recipe))[0] if recipe.kind == "flow" else None
     model = build_model(recipe, int(data.images[0].numel()), autoencoder=autoencoder)
-    history, _ = train_model(recipe, model, data, progress=progress)
+    history, _ = train_model(recipe, model, data, progress=progress, callback=callback)
     return model.eval(), history
 
 

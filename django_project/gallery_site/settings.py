@@ -174,6 +174,7 @@ INSTALLED_APPS = [
     "gallery",
     "patterns",
     "styles",
+    "workshop",
 ]
 
 MIDDLEWARE = [
@@ -240,6 +241,9 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # How long the style studio trains one style, in seconds (course_lib.styles.train_style).
 STYLE_TRAINING_SECONDS = 45
+
+# Trainings from /models/ (the model workshop) queued or running at once; more is a 429.
+WORKSHOP_MAX_ACTIVE_JOBS = env_int("WORKSHOP_MAX_ACTIVE_JOBS", 2, minimum=1)
 
 LOGGING = {
     "version": 1,

@@ -44,6 +44,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("patterns/", include("patterns.urls")),
     path("styles/", include("styles.urls")),
+    path("models/", include("workshop.urls")),
     path("media/<path:path>", media, name="media"),
     path("", include("gallery.urls")),
 ]

@@ -11,6 +11,8 @@ from django.core.management import call_command
 from course_lib import checkpoints, recipes
 from course_lib.models import Generator
 
+pytestmark = pytest.mark.django_db  # train_models ends by registering model records
+
 
 @pytest.fixture
 def fake_recipes(monkeypatch):

@@ -24,23 +24,32 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_the_cli_defaults_leave_every_recipe_checkpoint_alone(data_dir, monkeypatch, capsys):
     # Every shared checkpoint in place, as after `make gallery` (untrained: only files matter).
     for name, recipe in recipes.RECIPES.items():
-        checkpoints.save(recipes.build_model(recipe), checkpoint_path(name))
+        autoencoder = None
+        if recipe.kind == "flow":
+            autoencoder = recipes.build_model(recipes.RECIPES[recipes.autoencoder_recipe(recipe)])
+        model = recipes.build_model(recipe, autoencoder=autoencoder)
+        checkpoints.save(model, checkpoint_path(name))
     before = {p.name: checkpoints.fingerprint(p) for p in checkpoint_dir().glob("*.pt")}
     assert set(before) == {f"{name}.pt" for name in recipes.RECIPES}
     # The digit judge trains for 15 s; its numbers do not matter here.
     monkeypatch.setattr("course_lib.metrics.sample_quality", lambda samples: {"fd_ratio": 1.0})
 
     tiny = ["--dataset", "mnist5k", "--time-budget", "0.2", "--hidden-dim", "8"]
-    for kind in ("ae", "vae", "gan"):
+    for kind in ("ae", "vae", "gan", "flow"):
         assert main(["train", kind, *tiny, "--latent-dim", "4"]) == 0
     out = capsys.readouterr().out
 
     after = {p.name: checkpoints.fingerprint(p) for p in checkpoint_dir().glob("*.pt")}
     assert after == before  # not one shared file written
     written = sorted(p.name for p in (checkpoint_dir() / "cli").iterdir())
-    assert written == ["ae_mlp_mnist5k.pt", "gan_conditional_mnist5k.pt", "vae_mixture_mnist5k.pt"]
+    assert written == [
+        "ae_mlp_mnist5k.pt",
+        "flow_mlp_mnist5k.pt",
+        "gan_conditional_mnist5k.pt",
+        "vae_mixture_mnist5k.pt",
+    ]
     assert str(checkpoint_dir() / "cli" / "gan_conditional_mnist5k.pt") in out
-    assert isinstance(checkpoints.load(checkpoint_dir() / "cli" / written[1]), ConvGenerator)
+    assert isinstance(checkpoints.load(checkpoint_dir() / "cli" / written[2]), ConvGenerator)
     # ... and the gallery still serves the lesson's models from the shared files.
     assert isinstance(generation.get_model("GAN"), Generator)
     for method in generation.CHECKPOINTS:

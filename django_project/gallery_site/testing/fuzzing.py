@@ -170,7 +170,7 @@ def as_querydict(pairs: Iterable[tuple[str, str]]) -> QueryDict:
 
 # --- state before and after a request -------------------------------------------------------
 
-WATCHED_APPS = ("gallery", "patterns", "styles", "django_tasks_database")
+WATCHED_APPS = ("gallery", "patterns", "styles", "workshop", "django_tasks_database")
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from course_lib import recipes
-from course_lib.notebook import NOTEBOOK_THREADS
 from course_lib.paths import checkpoint_path
-from course_lib.runtime import use_threads
+from course_lib.runtime import DEFAULT_THREADS, use_threads
 from gallery import generation
 
 
@@ -37,7 +37,7 @@ class Command(BaseCommand):
     ) -> None:
         methods = method or list(generation.CHECKPOINTS)
         # Same thread count as the notebooks, so a checkpoint trained here is the same model.
-        use_threads(NOTEBOOK_THREADS)
+        use_threads(DEFAULT_THREADS)
         trained = 0
         for name in methods:
             recipe = generation.CHECKPOINTS[name]
@@ -66,3 +66,4 @@ class Command(BaseCommand):
         generation.clear_cache()  # a process that serves after this must load the new weights
         summary = f"Trained {trained} model(s)" if trained else "All models were already trained"
         self.stdout.write(f"{summary}; checkpoints live in {checkpoint_path('x').parent}.")
+        call_command("register_models", stdout=self.stdout)  # /models/ lists what is trained
