@@ -10,66 +10,22 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
-from course_lib import checkpoints
-from course_lib.models import AutoencoderModel, Generator, VariationalAutoencoder
 from gallery import generation
 from gallery.forms import CREATIVITY_ERROR
 from gallery.models import GeneratedArtwork
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from .conftest import LATENT, make_artwork
 
-LATENT = {"VAE": 4, "GAN": 8, "AUTOENCODER": 4}
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("tiny_models")]
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 IMAGE_LOADED = "img => img.complete && img.naturalWidth > 0"
-
-
-@pytest.fixture(scope="module")
-def tiny_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A COURSE_DATA_DIR holding tiny untrained models under the gallery's checkpoint names."""
-    root = tmp_path_factory.mktemp("course_data")
-    torch.manual_seed(0)
-    models = {
-        "VAE": VariationalAutoencoder(hidden_dim=16, latent_dim=LATENT["VAE"]),
-        "GAN": Generator(noise_dim=LATENT["GAN"], hidden_dim=16),
-        "AUTOENCODER": AutoencoderModel(hidden_dim=16, latent_dim=LATENT["AUTOENCODER"]),
-    }
-    for method, model in models.items():
-        checkpoints.save(model, root / "checkpoints" / f"{generation.CHECKPOINTS[method]}.pt")
-    return root
-
-
-@pytest.fixture(autouse=True)
-def tiny_models(tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Serve the tiny models from an empty cache; torch's thread count restored afterwards."""
-    threads = torch.get_num_threads()
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tiny_data_dir))
-    monkeypatch.setattr(generation, "EXPLORER_SAMPLES", 120)  # a small latent map is enough
-    monkeypatch.setattr(generation, "_threads_configured", False)
-    generation.clear_cache()
-    yield tiny_data_dir
-    generation.clear_cache()
-    torch.set_num_threads(threads)
-
-
-def _make_artwork(method: str = "VAE", seed: int = 0, title: str = "test art") -> GeneratedArtwork:
-    """Store an artwork through the service, as a POST to /create/ would."""
-    image = generation.generate(method, 1.0, seed=seed)
-    return GeneratedArtwork.objects.create_with_image(
-        title=title,
-        generation_method=method,
-        png_bytes=image.png_bytes,
-        latent_vector=image.latent_vector,
-    )
 
 
 def _wait_images_loaded(page, selector: str) -> None:
@@ -128,8 +84,8 @@ def test_creating_an_artwork_shows_it_in_place_and_it_lands_in_the_gallery(
 
 
 def test_like_button_updates_the_count_in_place(live_server, page):
-    liked = _make_artwork(title="liked")
-    other = _make_artwork(seed=1, title="other")
+    liked = make_artwork(title="liked")
+    other = make_artwork(seed=1, title="other")
     page.goto(f"{live_server.url}/")
     page.evaluate("window.__marker = 1")  # survives only if the page is not reloaded
     button = page.locator(f"#artwork-{liked.pk} [data-like-url]")
@@ -158,9 +114,9 @@ def test_like_button_updates_the_count_in_place(live_server, page):
 
 
 def test_picking_two_artworks_of_one_method_shows_the_morph_strip(live_server, page, screenshot):
-    first = _make_artwork("VAE", seed=1, title="start")
-    second = _make_artwork("VAE", seed=2, title="finish")
-    gan = _make_artwork("GAN", seed=3, title="gan")
+    first = make_artwork("VAE", seed=1, title="start")
+    second = make_artwork("VAE", seed=2, title="finish")
+    gan = make_artwork("GAN", seed=3, title="gan")
     page.goto(f"{live_server.url}/")
     _wait_images_loaded(page, "#artworks img")
     screenshot(page, "gallery-home")
@@ -200,7 +156,7 @@ def test_picking_two_artworks_of_one_method_shows_the_morph_strip(live_server, p
 
 
 def test_explore_draws_the_plotly_map_with_nothing_from_outside(live_server, page, screenshot):
-    _make_artwork("VAE", title="star")
+    make_artwork("VAE", title="star")
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto(f"{live_server.url}/explore/")
@@ -296,7 +252,7 @@ def test_invalid_creativity_shows_the_servers_message_and_creates_nothing(
 
 def test_gallery_fits_a_phone_screen(live_server, page, screenshot):
     for seed, method in enumerate(["VAE", "GAN", "AUTOENCODER", "VAE"]):
-        _make_artwork(method, seed=seed, title=f"A rather long artwork title number {seed}")
+        make_artwork(method, seed=seed, title=f"A rather long artwork title number {seed}")
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live_server.url}/")
     _wait_images_loaded(page, "#artworks img")
