@@ -101,9 +101,7 @@ def test_every_page_has_no_serious_accessibility_problem_and_loads_everything(
         _settle(page)
         violations = axe_violations(page)
         screenshot(page, f"{width}-{name}")
-        counts[name] = ", ".join(
-            f"{v['impact']} {v['id']} x{len(v['nodes'])}" for v in violations
-        )
+        counts[name] = ", ".join(f"{v['impact']} {v['id']} x{len(v['nodes'])}" for v in violations)
         blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
         if blocking:
             problems[name] = describe_violations(blocking)
