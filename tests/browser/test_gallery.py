@@ -267,3 +267,41 @@ def test_gallery_fits_a_phone_screen(live_server, page, screenshot):
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, "gallery-phone")
     assert page.js_errors == []
+
+
+def _box(page, selector: str) -> dict[str, float]:
+    return page.locator(selector).first.bounding_box()
+
+
+def test_explore_on_a_phone_gives_the_map_the_screen(live_server, page, screenshot):
+    make_artwork("VAE", title="star")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/explore/", timeout=60_000)
+    page.wait_for_selector("#latent-scatter.js-plotly-plot .main-svg")
+    # The phone layout is applied once plotly drew the map: the legend lies under the plot.
+    page.wait_for_function(
+        "document.getElementById('latent-scatter').layout.legend.orientation === 'h'"
+    )
+    plot_area = _box(page, "#latent-scatter .draglayer .nsewdrag")
+    assert plot_area["height"] > 300
+    assert plot_area["width"] > 250  # was about 110 px beside a vertical legend
+    legend = _box(page, "#latent-scatter .legend")
+    assert legend["y"] >= plot_area["y"] + plot_area["height"]
+    # ... and the whole figure, legend included, stays inside its card.
+    card, figure = _box(page, "main .card"), _box(page, "#latent-scatter .main-svg")
+    assert figure["y"] + figure["height"] <= card["y"] + card["height"]
+    assert legend["y"] + legend["height"] <= card["y"] + card["height"]
+    # plotly's toolbar shows on touch/hover; it must not cover the map's title.
+    page.hover("#latent-scatter .nsewdrag")
+    toolbar = page.locator("#latent-scatter .modebar")
+    toolbar.wait_for(state="visible")
+    toolbar_box, title = toolbar.bounding_box(), _box(page, "#latent-scatter .gtitle")
+    assert toolbar_box["y"] + toolbar_box["height"] <= title["y"]
+    # The page header and the projection form sit above the map, not on it.
+    assert (
+        _box(page, "main form")["y"] + _box(page, "main form")["height"]
+        <= _box(page, "#latent-scatter")["y"]
+    )
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "explore-phone")
+    assert page.js_errors == []

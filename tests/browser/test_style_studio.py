@@ -210,3 +210,19 @@ def test_uploaded_samples_train_in_the_worker_and_the_page_shows_variations(
     assert page.js_errors == []
     gallery_site.worker.check_running()
     gallery_site.server.check_running()
+
+
+def test_sample_styles_fit_a_phone_with_one_line_buttons(gallery_site: GallerySite, blank_page):
+    page = blank_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{gallery_site.url}/styles/")
+    buttons = page.locator("#sample-styles button[name=sample]")
+    assert buttons.count() >= 1
+    # A wrapped label has one client rectangle per line.
+    lines = buttons.evaluate_all(
+        "buttons => buttons.map(b => { const r = document.createRange();"
+        " r.selectNodeContents(b); return r.getClientRects().length; })"
+    )
+    assert lines == [1] * buttons.count()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.js_errors == []
