@@ -4,12 +4,14 @@ axe-core (from npm, see ``django_project/package.json``) checks colour contrast,
 buttons and links, landmarks, labels and more. Each page is loaded with real content (artworks,
 patterns, a training style and a trained one), checked, and screenshotted as
 ``<width>-<page>.png`` so a person can look at what the test saw. The same visit records every
-response: apart from the deliberate 404 page, nothing the pages load may be missing (the
-favicon included).
+response and console error: apart from the deliberate 404 page, nothing the pages load may be
+missing, the tab icon each page links must load (browsers fetch it outside the page's own
+requests), and the visible text spells "colour" one way.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -93,7 +95,18 @@ def test_every_page_has_no_serious_accessibility_problem_and_loads_everything(
         "response",
         lambda response: missing.append(response.url) if response.status >= 400 else None,
     )
+    console_errors: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            console_errors.append(f"{message.location['url']}: {message.text}")
+            if message.type == "error" and not message.location["url"].endswith(MISSING_PATH)
+            else None
+        ),
+    )
     problems: dict[str, str] = {}
+    icons: dict[str, int] = {}
+    american: list[str] = []
     counts: dict[str, str] = {}
     sideways: list[str] = []
     for name, path in paths.items():
@@ -107,6 +120,10 @@ def test_every_page_has_no_serious_accessibility_problem_and_loads_everything(
             problems[name] = describe_violations(blocking)
         if not page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"):
             sideways.append(path)
+        icon = page.eval_on_selector("link[rel~=icon]", "link => link.href")
+        icons[icon] = page.request.get(icon).status
+        if re.search(r"\bcolor", page.inner_text("body"), re.IGNORECASE):
+            american.append(path)
     print(f"\naxe-core at {width} width, violations (impact, rule, elements):")
     for name, found in counts.items():
         print(f"  {name:16} {found or 'none'}")
@@ -114,4 +131,7 @@ def test_every_page_has_no_serious_accessibility_problem_and_loads_everything(
     assert not problems, f"axe-core found serious or critical problems:\n{report}"
     assert sideways == [], f"these pages scroll sideways at {width} width"
     assert [url for url in missing if not url.endswith(MISSING_PATH)] == []
+    assert console_errors == []
+    assert set(icons.values()) == {200}, icons
+    assert american == [], "these pages spell it 'color'; the site writes 'colour'"
     assert page.js_errors == []
