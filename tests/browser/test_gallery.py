@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from gallery import generation
 from gallery.forms import CREATIVITY_ERROR
@@ -304,4 +305,41 @@ def test_explore_on_a_phone_gives_the_map_the_screen(live_server, page, screensh
     )
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, "explore-phone")
+    assert page.js_errors == []
+
+
+def test_spinners_show_while_the_preview_and_a_new_map_are_drawn(live_server, page):
+    """The preview request is held in the browser, the map form kept from leaving the page,
+    so the waiting state can be seen for sure."""
+    held = []
+    page.route("**/generate/VAE.png?*", lambda route: held.append(route))
+    page.goto(f"{live_server.url}/create/")
+    spinner = page.locator("[data-preview-spinner]")
+    expect(spinner).to_be_visible()
+    assert page.locator("[data-preview]").get_attribute("aria-busy") == "true"
+    for route in held:
+        route.continue_()
+    page.unroute("**/generate/VAE.png?*")
+    page.wait_for_function(f"() => ({IMAGE_LOADED})(document.querySelector('#preview'))")
+    expect(spinner).to_be_hidden()
+    assert page.locator("[data-preview]").get_attribute("aria-busy") is None
+
+    make_artwork("VAE", title="star")
+    page.goto(f"{live_server.url}/explore/", timeout=60_000)
+    page.wait_for_selector("#latent-scatter.js-plotly-plot .main-svg")
+    page.select_option("#projection-form select[name=method]", "tsne")
+    # The page's own submit handler runs first; this one then keeps the browser on the page,
+    # so the waiting state can be looked at.
+    page.eval_on_selector(
+        "#projection-form", "form => form.addEventListener('submit', e => e.preventDefault())"
+    )
+    page.click("#projection-form button[type=submit]")
+    expect(page.locator("[data-map-spinner]")).to_be_visible()
+    expect(page.locator("[data-map-status]")).to_contain_text("t-SNE map")
+    assert page.locator("#projection-form button[type=submit]").is_disabled()
+    page.eval_on_selector("#projection-form", "form => form.submit()")  # no handlers run
+    page.wait_for_url("**/explore/?method=tsne", timeout=60_000)
+    page.wait_for_selector("#latent-scatter.js-plotly-plot .main-svg", timeout=60_000)
+    expect(page.locator("[data-map-spinner]")).to_be_hidden()
+    assert page.locator("[data-map-status]").inner_text() == ""
     assert page.js_errors == []

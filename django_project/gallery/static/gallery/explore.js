@@ -54,4 +54,25 @@
     if (phone.matches) fit();
     phone.addEventListener("change", fit);
   }
+
+  // The server draws the map before it answers: a t-SNE map takes a while the first time (it
+  // is kept for later visits), so say so while the browser waits.
+  const form = document.getElementById("projection-form");
+  if (form) {
+    const spinner = form.querySelector("[data-map-spinner]");
+    const button = form.querySelector("button[type=submit]");
+    const status = document.querySelector("[data-map-status]");
+    const waiting = (busy, text) => {
+      spinner.classList.toggle("d-none", !busy);
+      button.disabled = busy;
+      status.textContent = text;
+    };
+    form.addEventListener("submit", () => {
+      waiting(true, form.elements.method.value === "tsne"
+        ? "Drawing the t-SNE map… the first one takes a while; later visits reuse it."
+        : "Drawing the PCA map…");
+    });
+    // Back to this page from the browser's cache: it is not waiting for anything any more.
+    window.addEventListener("pageshow", (event) => { if (event.persisted) waiting(false, ""); });
+  }
 })();

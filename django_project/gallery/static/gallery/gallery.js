@@ -56,6 +56,7 @@
     const preview = document.getElementById("preview");
     const previewBox = form.querySelector("[data-preview]");
     const previewError = form.querySelector("[data-preview-error]");
+    const previewSpinner = form.querySelector("[data-preview-spinner]");
     const seedInput = form.querySelector("input[name=seed]");
     const methodInput = form.querySelector("select[name=method]");
     const newSeed = () => { seedInput.value = String(Math.floor(Math.random() * 2 ** 32)); };
@@ -64,6 +65,8 @@
       const id = ++latestPreview;
       const url = previewBox.dataset.previewUrl.replace("METHOD", encodeURIComponent(methodInput.value));
       const query = new URLSearchParams({ creativity: slider.value, seed: seedInput.value });
+      previewSpinner.classList.remove("d-none");
+      previewBox.setAttribute("aria-busy", "true");
       try {
         const response = await fetch(`${url}?${query}`);
         if (id !== latestPreview) return;
@@ -77,9 +80,15 @@
         const old = preview.src;
         preview.src = URL.createObjectURL(blob);
         if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+        await preview.decode().catch(() => {});  // the spinner stays until the image is shown
         previewError.textContent = "";
       } catch (err) {
         previewError.textContent = "The server could not be reached: " + err;
+      } finally {
+        if (id === latestPreview) {
+          previewSpinner.classList.add("d-none");
+          previewBox.removeAttribute("aria-busy");
+        }
       }
     };
     slider.addEventListener("input", showPreview);
