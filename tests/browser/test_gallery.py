@@ -84,7 +84,7 @@ def test_creating_an_artwork_shows_it_in_place_and_it_lands_in_the_gallery(
     assert page.js_errors == []
 
 
-def test_like_button_updates_the_count_in_place(live_server, page):
+def test_like_button_counts_one_like_per_visitor_and_shows_it(live_server, page, browser):
     liked = make_artwork(title="liked")
     other = make_artwork(seed=1, title="other")
     page.goto(f"{live_server.url}/")
@@ -92,26 +92,49 @@ def test_like_button_updates_the_count_in_place(live_server, page):
     button = page.locator(f"#artwork-{liked.pk} [data-like-url]")
     count = page.locator(f"#artwork-{liked.pk} [data-likes]")
     assert count.inner_text() == "0"
+    assert button.get_attribute("aria-pressed") == "false"
+    # The button's name starts with what it shows (axe's label-content-name-mismatch rule).
+    name = button.evaluate("b => b.textContent.replace(/\\s+/g, ' ').trim()")
+    assert name == "\u2665 0 likes, like \u201cliked\u201d"
 
     button.click()
+    expect(count).to_have_text("1")
+    expect(button).to_have_attribute("aria-pressed", "true")
+    expect(button).to_be_disabled()  # one like per visitor: no second click
+    # Filled with Bootstrap's danger red (once the button's colour transition has run).
     page.wait_for_function(
-        "id => document.querySelector(`#artwork-${id} [data-likes]`).textContent === '1'",
-        arg=liked.pk,
+        "b => getComputedStyle(b).backgroundColor === 'rgb(220, 53, 69)'",
+        arg=button.element_handle(),
     )
     liked.refresh_from_db()
     assert liked.likes == 1
+    assert page.evaluate("window.__marker") == 1
 
-    button.click()  # Playwright waits until the button is enabled again
-    page.wait_for_function(
-        "id => document.querySelector(`#artwork-${id} [data-likes]`).textContent === '2'",
-        arg=liked.pk,
+    # Asked again by the same visitor (another tab, a script), the count stays.
+    again = page.request.post(
+        f"{live_server.url}/artworks/{liked.pk}/like/",
+        headers={"X-CSRFToken": page.evaluate("courseSite.csrfToken()")},
     )
+    assert again.json() == {"success": True, "likes": 1, "already_liked": True}
+    # Back on the page later, the button still shows the like; the other one is free.
+    page.reload()
+    assert page.locator(f"#artwork-{liked.pk} [data-like-url]").is_disabled()
+    assert page.locator(f"#artwork-{liked.pk} [data-likes]").inner_text() == "1"
+    assert page.locator(f"#artwork-{other.pk} [data-like-url]").is_enabled()
+    assert page.js_errors == []
+
+    # Another visitor (a fresh browser context, so a new session) adds a like of their own.
+    visitor = browser.new_context()
+    try:
+        theirs = visitor.new_page()
+        theirs.goto(f"{live_server.url}/")
+        theirs.locator(f"#artwork-{liked.pk} [data-like-url]").click()
+        expect(theirs.locator(f"#artwork-{liked.pk} [data-likes]")).to_have_text("2")
+    finally:
+        visitor.close()
     liked.refresh_from_db()
     other.refresh_from_db()
     assert (liked.likes, other.likes) == (2, 0)
-    assert page.locator(f"#artwork-{other.pk} [data-likes]").inner_text() == "0"
-    assert page.evaluate("window.__marker") == 1
-    assert page.js_errors == []
 
 
 def test_picking_two_artworks_of_one_method_shows_the_morph_strip(live_server, page, screenshot):

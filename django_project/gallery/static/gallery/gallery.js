@@ -3,14 +3,19 @@
   "use strict";
 
   // --- like buttons (index): POST with the CSRF header, show the count the server returns ---
+  // One like per visitor: once the server has it (now, or from another tab), the button stays
+  // pressed and off. Only a failed request turns it back on, to try again.
   document.querySelectorAll("[data-like-url]").forEach((button) => {
     button.addEventListener("click", async () => {
       button.disabled = true;
-      const result = await window.courseSite.postJSON(button.dataset.likeUrl, new FormData());
-      button.disabled = false;
+      const result = await window.courseSite
+        .postJSON(button.dataset.likeUrl, new FormData())
+        .catch((err) => ({ ok: false, status: 0, data: { error: "The server could not be reached: " + err } }));
       if (result.ok && result.data.success) {
         button.querySelector("[data-likes]").textContent = result.data.likes;
+        button.setAttribute("aria-pressed", "true");
       } else {
+        button.disabled = false;
         button.title = result.data.error || "Could not like this artwork (" + result.status + ").";
       }
     });
