@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 LATEST = 50  # artworks on the front page
 EXPLORE_MAX_ARTWORKS = 200  # newest VAE artworks marked on the latent map
+LIKED_SESSION_KEY = "liked_artworks"  # ids of the artworks this visitor has liked
 
 
 def _form_errors(form: Form) -> dict[str, list[str]]:
@@ -35,6 +36,11 @@ def _form_errors(form: Form) -> dict[str, list[str]]:
         field: [error["message"] for error in errors]
         for field, errors in form.errors.get_json_data().items()
     }
+
+
+def _liked_ids(request: HttpRequest) -> set[int]:
+    """The artworks this visitor (browser session) has already liked."""
+    return set(request.session.get(LIKED_SESSION_KEY, []))
 
 
 def _unavailable(request: HttpRequest, error: generation.ModelUnavailable) -> HttpResponse:
@@ -55,6 +61,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "stats": stats,
         "total": counts["total"],
         "latest": LATEST,
+        "liked": _liked_ids(request),
     }
     return render(request, "gallery/index.html", context)
 
@@ -130,15 +137,26 @@ def preview(request: HttpRequest, method: str) -> HttpResponse:
 
 @allow("POST", json=True)
 def like(request: HttpRequest, artwork_id: int) -> JsonResponse:
-    """Add one like, atomically in the database, and answer the new count."""
+    """One like per visitor and artwork, so a class cannot inflate counts by clicking.
+
+    The first like adds one, atomically in the database, and is remembered in the visitor's
+    session. A repeat is no error (what it asks for, "I like this", already holds): it answers
+    200 with the unchanged count and ``already_liked: true``.
+    """
+    liked = _liked_ids(request)
+    already = artwork_id in liked
+    artwork = GeneratedArtwork.objects.filter(pk=artwork_id)
     with transaction.atomic():
-        updated = GeneratedArtwork.objects.filter(pk=artwork_id).update(likes=F("likes") + 1)
-        if not updated:
-            return JsonResponse(
-                {"success": False, "error": f"There is no artwork #{artwork_id}."}, status=404
-            )
-        likes = GeneratedArtwork.objects.values_list("likes", flat=True).get(pk=artwork_id)
-    return JsonResponse({"success": True, "likes": likes})
+        if not already:
+            artwork.update(likes=F("likes") + 1)
+        likes = artwork.values_list("likes", flat=True).first()
+    if likes is None:
+        return JsonResponse(
+            {"success": False, "error": f"There is no artwork #{artwork_id}."}, status=404
+        )
+    if not already:
+        request.session[LIKED_SESSION_KEY] = sorted(liked | {artwork_id})
+    return JsonResponse({"success": True, "likes": likes, "already_liked": already})
 
 
 @allow("GET")

@@ -5,9 +5,15 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 from django.contrib import admin
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.static import serve
+
+# The admin says whose it is (Django's default reads "Django administration").
+admin.site.site_header = "AI Art Gallery · course admin"
+admin.site.site_title = "AI Art Gallery admin"
+admin.site.index_title = "Artworks, patterns and styles of the generative models course"
 
 # Only pictures are public: MEDIA_ROOT also holds trained style checkpoints (styles/models/).
 MEDIA_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp"})
@@ -40,7 +46,14 @@ def media(request, path: str):
     return response
 
 
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """Browsers ask for /favicon.ico on pages without a <link rel="icon"> (a PNG, JSON):
+    point them at the static icon that every HTML page links."""
+    return HttpResponseRedirect(static("site/favicon.svg"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("patterns/", include("patterns.urls")),
     path("styles/", include("styles.urls")),

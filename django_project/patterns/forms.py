@@ -84,6 +84,6 @@ class PreviewForm(BootstrapErrorsMixin, forms.Form):
     """What a 150x150 preview needs: type, colours and an optional seed for random patterns."""
 
     pattern_type = forms.ChoiceField(choices=PATTERN_CHOICES)
-    primary_color = HexColourField()
-    secondary_color = HexColourField()
+    primary_color = HexColourField(label="Primary colour")
+    secondary_color = HexColourField(label="Secondary colour")
     seed = forms.IntegerField(required=False, min_value=0, max_value=SEED_MAX)

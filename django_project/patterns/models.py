@@ -16,11 +16,12 @@ MIN_SIZE = 100
 MAX_SIZE = 800
 DEFAULT_SIZE = 400
 
-# Display names from the lesson, in the order course_lib.patterns lists the pattern types.
+# Display names from the lesson (spelt "colour" like the rest of the site), in the order
+# course_lib.patterns lists the pattern types.
 PATTERN_LABELS = {
     "mandala": "Mandala Pattern",
     "geometric": "Geometric Shapes",
-    "gradient": "Color Gradient",
+    "gradient": "Colour Gradient",
     "noise": "Random Noise",
     "spiral": "Spiral Pattern",
 }
@@ -42,10 +43,10 @@ class GeneratedImage(models.Model):
     width = models.PositiveIntegerField(default=DEFAULT_SIZE, validators=size_validators)
     height = models.PositiveIntegerField(default=DEFAULT_SIZE, validators=size_validators)
     primary_color = models.CharField(
-        max_length=7, default="#FF0000", validators=[hex_colour_validator]
+        "primary colour", max_length=7, default="#FF0000", validators=[hex_colour_validator]
     )
     secondary_color = models.CharField(
-        max_length=7, default="#0000FF", validators=[hex_colour_validator]
+        "secondary colour", max_length=7, default="#0000FF", validators=[hex_colour_validator]
     )
     image_file = models.ImageField(upload_to="generated/")
     created_at = models.DateTimeField(default=timezone.now)

@@ -18,6 +18,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
+
+from course_lib.runtime import use_threads
+from gallery import generation
+from gallery.models import GeneratedArtwork
+from gallery_site.testing.checkpoints import write_tiny_checkpoints
 
 from .servers import REPO_ROOT
 
@@ -25,6 +31,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOT_DIR = Path(
     os.environ.get("BROWSER_SCREENSHOT_DIR") or REPO_ROOT / "test-artifacts" / "screenshots"
 )
+#: axe-core, the accessibility checker, installed from npm with the site's assets (``npm ci``).
+AXE_JS = REPO_ROOT / "django_project" / "node_modules" / "axe-core" / "axe.min.js"
+#: Every violation of these impacts fails a page; "minor" and "moderate" ones are reported.
+BLOCKING_IMPACTS = ("serious", "critical")
 # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make between
 # page actions are still plain synchronous code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -70,6 +80,28 @@ def save_screenshot(page, name: str, *, full_page: bool = True) -> Path:
     return path
 
 
+def axe_violations(page) -> list[dict]:
+    """Run axe-core on the page as it is now: its violations (rule id, impact, nodes, help)."""
+    if not AXE_JS.is_file():
+        pytest.fail(f"{AXE_JS} is missing: run `npm ci` in django_project (`make venv` does)")
+    page.add_script_tag(path=str(AXE_JS))
+    return page.evaluate(
+        "async () => (await axe.run(document, { resultTypes: ['violations'] })).violations"
+    )
+
+
+def describe_violations(violations: list[dict]) -> str:
+    """One line per violated rule with the first offending elements, for failure messages."""
+    lines = []
+    for violation in violations:
+        targets = ", ".join(str(node["target"]) for node in violation["nodes"][:3])
+        lines.append(
+            f"  [{violation['impact']}] {violation['id']} x{len(violation['nodes'])}: "
+            f"{violation['help']} ({targets})"
+        )
+    return "\n".join(lines)
+
+
 @pytest.fixture
 def screenshot() -> Callable[..., Path]:
     """``screenshot(page, name)`` saves a full-page PNG as a test artifact."""
@@ -101,3 +133,36 @@ def page(blank_page, settings, tmp_path):
     """A tab for tests against Django's live server, with media in a temporary folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
     return blank_page
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A COURSE_DATA_DIR holding tiny untrained models under the gallery's checkpoint names."""
+    return write_tiny_checkpoints(tmp_path_factory.mktemp("course_data"))
+
+
+@pytest.fixture
+def tiny_models(tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Serve the tiny models from an empty cache; torch's thread count restored afterwards.
+
+    The live server runs in a thread of this process, so the environment variable and the
+    service's model cache apply to it.
+    """
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tiny_data_dir))
+    monkeypatch.setattr(generation, "EXPLORER_SAMPLES", 120)  # a small latent map is enough
+    generation.clear_cache()
+    yield tiny_data_dir
+    generation.clear_cache()
+    use_threads(threads)
+
+
+def make_artwork(method: str = "VAE", seed: int = 0, title: str = "test art") -> GeneratedArtwork:
+    """Store an artwork through the service, as a POST to /create/ would."""
+    image = generation.generate(method, 1.0, seed=seed)
+    return GeneratedArtwork.objects.create_with_image(
+        title=title,
+        generation_method=method,
+        png_bytes=image.png_bytes,
+        latent_vector=image.latent_vector,
+    )

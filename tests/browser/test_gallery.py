@@ -10,55 +10,23 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
+from playwright.sync_api import expect
 
-from course_lib.runtime import use_threads
 from gallery import generation
 from gallery.forms import CREATIVITY_ERROR
 from gallery.models import GeneratedArtwork
-from gallery_site.testing.checkpoints import LATENT, write_tiny_checkpoints
 
-pytestmark = pytest.mark.django_db(transaction=True)
+from .conftest import LATENT, make_artwork
 
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("tiny_models")]
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 IMAGE_LOADED = "img => img.complete && img.naturalWidth > 0"
-
-
-@pytest.fixture(scope="module")
-def tiny_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A COURSE_DATA_DIR holding tiny untrained models under the gallery's checkpoint names."""
-    return write_tiny_checkpoints(tmp_path_factory.mktemp("course_data"))
-
-
-@pytest.fixture(autouse=True)
-def tiny_models(tiny_data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Serve the tiny models from an empty cache; torch's thread count restored afterwards."""
-    threads = torch.get_num_threads()  # restored with use_threads below
-    monkeypatch.setenv("COURSE_DATA_DIR", str(tiny_data_dir))
-    monkeypatch.setattr(generation, "EXPLORER_SAMPLES", 120)  # a small latent map is enough
-    generation.clear_cache()
-    yield tiny_data_dir
-    generation.clear_cache()
-    use_threads(threads)
-
-
-def _make_artwork(method: str = "VAE", seed: int = 0, title: str = "test art") -> GeneratedArtwork:
-    """Store an artwork through the service, as a POST to /create/ would."""
-    image = generation.generate(method, 1.0, seed=seed)
-    return GeneratedArtwork.objects.create_with_image(
-        title=title,
-        generation_method=method,
-        png_bytes=image.png_bytes,
-        latent_vector=image.latent_vector,
-    )
 
 
 def _wait_images_loaded(page, selector: str) -> None:
@@ -116,40 +84,63 @@ def test_creating_an_artwork_shows_it_in_place_and_it_lands_in_the_gallery(
     assert page.js_errors == []
 
 
-def test_like_button_updates_the_count_in_place(live_server, page):
-    liked = _make_artwork(title="liked")
-    other = _make_artwork(seed=1, title="other")
+def test_like_button_counts_one_like_per_visitor_and_shows_it(live_server, page, browser):
+    liked = make_artwork(title="liked")
+    other = make_artwork(seed=1, title="other")
     page.goto(f"{live_server.url}/")
     page.evaluate("window.__marker = 1")  # survives only if the page is not reloaded
     button = page.locator(f"#artwork-{liked.pk} [data-like-url]")
     count = page.locator(f"#artwork-{liked.pk} [data-likes]")
     assert count.inner_text() == "0"
+    assert button.get_attribute("aria-pressed") == "false"
+    # The button's name starts with what it shows (axe's label-content-name-mismatch rule).
+    name = button.evaluate("b => b.textContent.replace(/\\s+/g, ' ').trim()")
+    assert name == "\u2665 0 likes, like \u201cliked\u201d"
 
     button.click()
+    expect(count).to_have_text("1")
+    expect(button).to_have_attribute("aria-pressed", "true")
+    expect(button).to_be_disabled()  # one like per visitor: no second click
+    # Filled with Bootstrap's danger red (once the button's colour transition has run).
     page.wait_for_function(
-        "id => document.querySelector(`#artwork-${id} [data-likes]`).textContent === '1'",
-        arg=liked.pk,
+        "b => getComputedStyle(b).backgroundColor === 'rgb(220, 53, 69)'",
+        arg=button.element_handle(),
     )
     liked.refresh_from_db()
     assert liked.likes == 1
+    assert page.evaluate("window.__marker") == 1
 
-    button.click()  # Playwright waits until the button is enabled again
-    page.wait_for_function(
-        "id => document.querySelector(`#artwork-${id} [data-likes]`).textContent === '2'",
-        arg=liked.pk,
+    # Asked again by the same visitor (another tab, a script), the count stays.
+    again = page.request.post(
+        f"{live_server.url}/artworks/{liked.pk}/like/",
+        headers={"X-CSRFToken": page.evaluate("courseSite.csrfToken()")},
     )
+    assert again.json() == {"success": True, "likes": 1, "already_liked": True}
+    # Back on the page later, the button still shows the like; the other one is free.
+    page.reload()
+    assert page.locator(f"#artwork-{liked.pk} [data-like-url]").is_disabled()
+    assert page.locator(f"#artwork-{liked.pk} [data-likes]").inner_text() == "1"
+    assert page.locator(f"#artwork-{other.pk} [data-like-url]").is_enabled()
+    assert page.js_errors == []
+
+    # Another visitor (a fresh browser context, so a new session) adds a like of their own.
+    visitor = browser.new_context()
+    try:
+        theirs = visitor.new_page()
+        theirs.goto(f"{live_server.url}/")
+        theirs.locator(f"#artwork-{liked.pk} [data-like-url]").click()
+        expect(theirs.locator(f"#artwork-{liked.pk} [data-likes]")).to_have_text("2")
+    finally:
+        visitor.close()
     liked.refresh_from_db()
     other.refresh_from_db()
     assert (liked.likes, other.likes) == (2, 0)
-    assert page.locator(f"#artwork-{other.pk} [data-likes]").inner_text() == "0"
-    assert page.evaluate("window.__marker") == 1
-    assert page.js_errors == []
 
 
 def test_picking_two_artworks_of_one_method_shows_the_morph_strip(live_server, page, screenshot):
-    first = _make_artwork("VAE", seed=1, title="start")
-    second = _make_artwork("VAE", seed=2, title="finish")
-    gan = _make_artwork("GAN", seed=3, title="gan")
+    first = make_artwork("VAE", seed=1, title="start")
+    second = make_artwork("VAE", seed=2, title="finish")
+    gan = make_artwork("GAN", seed=3, title="gan")
     page.goto(f"{live_server.url}/")
     _wait_images_loaded(page, "#artworks img")
     screenshot(page, "gallery-home")
@@ -189,7 +180,7 @@ def test_picking_two_artworks_of_one_method_shows_the_morph_strip(live_server, p
 
 
 def test_explore_draws_the_plotly_map_with_nothing_from_outside(live_server, page, screenshot):
-    _make_artwork("VAE", title="star")
+    make_artwork("VAE", title="star")
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto(f"{live_server.url}/explore/")
@@ -285,7 +276,7 @@ def test_invalid_creativity_shows_the_servers_message_and_creates_nothing(
 
 def test_gallery_fits_a_phone_screen(live_server, page, screenshot):
     for seed, method in enumerate(["VAE", "GAN", "AUTOENCODER", "VAE"]):
-        _make_artwork(method, seed=seed, title=f"A rather long artwork title number {seed}")
+        make_artwork(method, seed=seed, title=f"A rather long artwork title number {seed}")
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live_server.url}/")
     _wait_images_loaded(page, "#artworks img")
@@ -299,4 +290,79 @@ def test_gallery_fits_a_phone_screen(live_server, page, screenshot):
     page.locator("#site-nav a", has_text="Explore").wait_for(state="visible")
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, "gallery-phone")
+    assert page.js_errors == []
+
+
+def _box(page, selector: str) -> dict[str, float]:
+    return page.locator(selector).first.bounding_box()
+
+
+def test_explore_on_a_phone_gives_the_map_the_screen(live_server, page, screenshot):
+    make_artwork("VAE", title="star")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/explore/", timeout=60_000)
+    page.wait_for_selector("#latent-scatter.js-plotly-plot .main-svg")
+    # The phone layout is applied once plotly drew the map: the legend lies under the plot.
+    page.wait_for_function(
+        "document.getElementById('latent-scatter').layout.legend.orientation === 'h'"
+    )
+    plot_area = _box(page, "#latent-scatter .draglayer .nsewdrag")
+    assert plot_area["height"] > 300
+    assert plot_area["width"] > 250  # was about 110 px beside a vertical legend
+    legend = _box(page, "#latent-scatter .legend")
+    assert legend["y"] >= plot_area["y"] + plot_area["height"]
+    # ... and the whole figure, legend included, stays inside its card.
+    card, figure = _box(page, "main .card"), _box(page, "#latent-scatter .main-svg")
+    assert figure["y"] + figure["height"] <= card["y"] + card["height"]
+    assert legend["y"] + legend["height"] <= card["y"] + card["height"]
+    # plotly's toolbar shows on touch/hover; it must not cover the map's title.
+    page.hover("#latent-scatter .nsewdrag")
+    toolbar = page.locator("#latent-scatter .modebar")
+    toolbar.wait_for(state="visible")
+    toolbar_box, title = toolbar.bounding_box(), _box(page, "#latent-scatter .gtitle")
+    assert toolbar_box["y"] + toolbar_box["height"] <= title["y"]
+    # The page header and the projection form sit above the map, not on it.
+    assert (
+        _box(page, "main form")["y"] + _box(page, "main form")["height"]
+        <= _box(page, "#latent-scatter")["y"]
+    )
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "explore-phone")
+    assert page.js_errors == []
+
+
+def test_spinners_show_while_the_preview_and_a_new_map_are_drawn(live_server, page):
+    """The preview request is held in the browser, the map form kept from leaving the page,
+    so the waiting state can be seen for sure."""
+    held = []
+    page.route("**/generate/VAE.png?*", lambda route: held.append(route))
+    page.goto(f"{live_server.url}/create/")
+    spinner = page.locator("[data-preview-spinner]")
+    expect(spinner).to_be_visible()
+    assert page.locator("[data-preview]").get_attribute("aria-busy") == "true"
+    for route in held:
+        route.continue_()
+    page.unroute("**/generate/VAE.png?*")
+    page.wait_for_function(f"() => ({IMAGE_LOADED})(document.querySelector('#preview'))")
+    expect(spinner).to_be_hidden()
+    assert page.locator("[data-preview]").get_attribute("aria-busy") is None
+
+    make_artwork("VAE", title="star")
+    page.goto(f"{live_server.url}/explore/", timeout=60_000)
+    page.wait_for_selector("#latent-scatter.js-plotly-plot .main-svg")
+    page.select_option("#projection-form select[name=method]", "tsne")
+    # The page's own submit handler runs first; this one then keeps the browser on the page,
+    # so the waiting state can be looked at.
+    page.eval_on_selector(
+        "#projection-form", "form => form.addEventListener('submit', e => e.preventDefault())"
+    )
+    page.click("#projection-form button[type=submit]")
+    expect(page.locator("[data-map-spinner]")).to_be_visible()
+    expect(page.locator("[data-map-status]")).to_contain_text("t-SNE map")
+    assert page.locator("#projection-form button[type=submit]").is_disabled()
+    page.eval_on_selector("#projection-form", "form => form.submit()")  # no handlers run
+    page.wait_for_url("**/explore/?method=tsne", timeout=60_000)
+    page.wait_for_selector("#latent-scatter.js-plotly-plot .main-svg", timeout=60_000)
+    expect(page.locator("[data-map-spinner]")).to_be_hidden()
+    assert page.locator("[data-map-status]").inner_text() == ""
     assert page.js_errors == []

@@ -113,3 +113,43 @@ def test_a_new_pattern_opens_page_one_of_the_paginated_gallery(live_server, page
     assert page.locator("main .art-card img").get_attribute("src") == oldest.image_file.url
     assert page.locator("nav .page-item.active").inner_text() == "2"
     assert page.js_errors == []
+
+
+def _in_view(page, selector: str) -> bool:
+    """True when the element is entirely inside the visible part of the window."""
+    return page.eval_on_selector(
+        selector,
+        "el => { const r = el.getBoundingClientRect();"
+        " return r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0; }",
+    )
+
+
+def test_on_a_phone_the_preview_stays_in_sight_while_the_recipe_is_edited(
+    live_server, page, screenshot
+):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/patterns/")
+    page.wait_for_function(
+        "document.querySelector('#preview-image').src.startsWith('data:image/png')"
+    )
+    assert _in_view(page, "#preview-image")
+    # The last fields and the button are below the fold; editing them keeps the preview shown.
+    for field in ["input[name=secondary_color]", "#pattern-form button[type=submit]"]:
+        page.locator(field).scroll_into_view_if_needed()
+        assert _in_view(page, field)
+        assert _in_view(page, "#preview-image"), f"the preview is out of sight at {field}"
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    assert _in_view(page, "#preview-image")
+    # The preview covers no field: it sits above the form, not on it.
+    preview = page.locator("#preview-column").bounding_box()
+    button = page.locator("#pattern-form button[type=submit]").bounding_box()
+    assert button["y"] >= preview["y"] + preview["height"]
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "pattern-studio-phone", full_page=False)
+
+    # On a laptop the preview sits beside the form.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    form = page.locator("#pattern-form").bounding_box()
+    preview = page.locator("#preview-image").bounding_box()
+    assert preview["x"] > form["x"] + form["width"]
+    assert page.js_errors == []

@@ -24,6 +24,8 @@ import pytest
 from PIL import Image, ImageDraw
 from playwright.sync_api import expect
 
+from styles.models import Style, StyleStatus
+
 from .servers import ONE_THREAD, REPO_ROOT, ServerProcess, free_port, wait_for_http
 
 DJANGO_DIR = REPO_ROOT / "django_project"
@@ -210,3 +212,44 @@ def test_uploaded_samples_train_in_the_worker_and_the_page_shows_variations(
     assert page.js_errors == []
     gallery_site.worker.check_running()
     gallery_site.server.check_running()
+
+
+def test_sample_styles_fit_a_phone_with_one_line_buttons(gallery_site: GallerySite, blank_page):
+    page = blank_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{gallery_site.url}/styles/")
+    buttons = page.locator("#sample-styles button[name=sample]")
+    assert buttons.count() >= 1
+    # A wrapped label has one client rectangle per line.
+    lines = buttons.evaluate_all(
+        "buttons => buttons.map(b => { const r = document.createRange();"
+        " r.selectNodeContents(b); return r.getClientRects().length; })"
+    )
+    assert lines == [1] * buttons.count()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.js_errors == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_status_badge_follows_the_job_while_the_page_polls(live_server, page):
+    """Queued, then training at 78 %, then failed: the badge says each without a reload."""
+    style = Style.objects.create(name="Watched stripes")
+    page.goto(f"{live_server.url}/styles/{style.pk}/")
+    page.evaluate("window.__marker = 1")  # survives only if the page is not reloaded
+    badge = page.locator("[data-status-badge]")
+    bar = page.locator("[data-progress-bar]")
+    expect(badge).to_have_text("Queued")
+
+    Style.objects.filter(pk=style.pk).update(status=StyleStatus.RUNNING, progress=0.78)
+    expect(bar).to_have_text("78%")
+    expect(badge).to_have_text("Training")
+    assert badge.get_attribute("data-status") == "running"
+    running_colour = badge.evaluate("el => getComputedStyle(el).backgroundColor")
+    assert page.evaluate("window.__marker") == 1
+
+    # A finished job reloads the page, which then renders the final state itself.
+    Style.objects.filter(pk=style.pk).update(status=StyleStatus.FAILED, error="out of memory")
+    expect(badge).to_have_text("Failed")
+    assert "out of memory" in page.locator("#failure").inner_text()
+    assert badge.evaluate("el => getComputedStyle(el).backgroundColor") != running_colour
+    assert page.js_errors == []

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from course_lib import checkpoints
 from course_lib.models import VariationalAutoencoder
-from gallery import generation
+from gallery import generation, views
 from gallery.models import GeneratedArtwork
 from gallery_site.testing.checkpoints import LATENT
 
@@ -178,10 +178,45 @@ def test_a_hundred_requests_load_each_model_once(client, tiny_models):
 def test_like_increments_and_answers_json(client, make_artwork):
     artwork = make_artwork()
     url = reverse("gallery:like", args=[artwork.pk])
-    assert client.post(url).json() == {"success": True, "likes": 1}
-    assert client.post(url).json() == {"success": True, "likes": 2}
+    assert client.post(url).json() == {"success": True, "likes": 1, "already_liked": False}
     artwork.refresh_from_db()
-    assert artwork.likes == 2
+    assert artwork.likes == 1
+
+
+def test_one_like_per_visitor_and_artwork(client, make_artwork):
+    first, second = make_artwork(seed=1), make_artwork(seed=2)
+    url = reverse("gallery:like", args=[first.pk])
+    assert client.post(url).json()["likes"] == 1
+    # The same visitor again: no error, the unchanged count, and why it did not move.
+    again = client.post(url)
+    assert again.status_code == 200
+    assert again.json() == {"success": True, "likes": 1, "already_liked": True}
+    # Another artwork is another like; another visitor (a new session) adds theirs.
+    assert client.post(reverse("gallery:like", args=[second.pk])).json()["likes"] == 1
+    assert Client().post(url).json() == {"success": True, "likes": 2, "already_liked": False}
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.likes, second.likes) == (2, 1)
+    assert sorted(client.session[views.LIKED_SESSION_KEY]) == sorted([first.pk, second.pk])
+
+
+def test_the_gallery_shows_what_this_visitor_liked(client, make_artwork):
+    liked, other = make_artwork(seed=1), make_artwork(seed=2)
+    client.post(reverse("gallery:like", args=[liked.pk]))
+    html = client.get(reverse("gallery:index")).content.decode()
+    buttons = dict(
+        re.findall(r'data-like-url="/artworks/(\d+)/like/"\s+(aria-pressed="\w+"[^>]*)>', html)
+    )
+    assert buttons[str(liked.pk)] == 'aria-pressed="true" disabled'
+    assert buttons[str(other.pk)] == 'aria-pressed="false"'
+    # A new visitor sees every button free.
+    fresh = Client().get(reverse("gallery:index")).content.decode()
+    assert 'aria-pressed="true"' not in fresh
+
+
+def test_a_like_of_a_missing_artwork_is_not_remembered(client):
+    assert client.post(reverse("gallery:like", args=[424242])).status_code == 404
+    assert views.LIKED_SESSION_KEY not in client.session
 
 
 def test_like_unknown_artwork_is_404_json(client):

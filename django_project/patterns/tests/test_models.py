@@ -24,7 +24,7 @@ def test_choices_follow_course_lib_with_lesson_names() -> None:
     assert PATTERN_CHOICES == [
         ("mandala", "Mandala Pattern"),
         ("geometric", "Geometric Shapes"),
-        ("gradient", "Color Gradient"),
+        ("gradient", "Colour Gradient"),
         ("noise", "Random Noise"),
         ("spiral", "Spiral Pattern"),
     ]

@@ -177,7 +177,7 @@ def test_gallery_shows_newest_first_with_details_and_pagination(
 ) -> None:
     html = client.get(GALLERY).content.decode()
     assert html.index("100×400") < html.index("101×400")  # the newest row comes first
-    assert "Color Gradient" in html and "#FF0000" in html and "#0000FF" in html
+    assert "Colour Gradient" in html and "#FF0000" in html and "#0000FF" in html
     assert 'href="?page=2"' in html and 'href="?page=3"' in html
     assert "20 patterns" in html
 

@@ -3,14 +3,19 @@
   "use strict";
 
   // --- like buttons (index): POST with the CSRF header, show the count the server returns ---
+  // One like per visitor: once the server has it (now, or from another tab), the button stays
+  // pressed and off. Only a failed request turns it back on, to try again.
   document.querySelectorAll("[data-like-url]").forEach((button) => {
     button.addEventListener("click", async () => {
       button.disabled = true;
-      const result = await window.courseSite.postJSON(button.dataset.likeUrl, new FormData());
-      button.disabled = false;
+      const result = await window.courseSite
+        .postJSON(button.dataset.likeUrl, new FormData())
+        .catch((err) => ({ ok: false, status: 0, data: { error: "The server could not be reached: " + err } }));
       if (result.ok && result.data.success) {
         button.querySelector("[data-likes]").textContent = result.data.likes;
+        button.setAttribute("aria-pressed", "true");
       } else {
+        button.disabled = false;
         button.title = result.data.error || "Could not like this artwork (" + result.status + ").";
       }
     });
@@ -56,6 +61,7 @@
     const preview = document.getElementById("preview");
     const previewBox = form.querySelector("[data-preview]");
     const previewError = form.querySelector("[data-preview-error]");
+    const previewSpinner = form.querySelector("[data-preview-spinner]");
     const seedInput = form.querySelector("input[name=seed]");
     const methodInput = form.querySelector("select[name=method]");
     const newSeed = () => { seedInput.value = String(Math.floor(Math.random() * 2 ** 32)); };
@@ -64,6 +70,8 @@
       const id = ++latestPreview;
       const url = previewBox.dataset.previewUrl.replace("METHOD", encodeURIComponent(methodInput.value));
       const query = new URLSearchParams({ creativity: slider.value, seed: seedInput.value });
+      previewSpinner.classList.remove("d-none");
+      previewBox.setAttribute("aria-busy", "true");
       try {
         const response = await fetch(`${url}?${query}`);
         if (id !== latestPreview) return;
@@ -77,9 +85,15 @@
         const old = preview.src;
         preview.src = URL.createObjectURL(blob);
         if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+        await preview.decode().catch(() => {});  // the spinner stays until the image is shown
         previewError.textContent = "";
       } catch (err) {
         previewError.textContent = "The server could not be reached: " + err;
+      } finally {
+        if (id === latestPreview) {
+          previewSpinner.classList.add("d-none");
+          previewBox.removeAttribute("aria-busy");
+        }
       }
     };
     slider.addEventListener("input", showPreview);

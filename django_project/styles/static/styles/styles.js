@@ -4,6 +4,7 @@
   if (training) {
     const bar = training.querySelector("[data-progress-bar]");
     const text = training.querySelector("[data-status-text]");
+    const badge = document.querySelector("[data-status-badge]");
     const poll = async () => {
       try {
         const response = await fetch(training.dataset.statusUrl, { headers: { Accept: "application/json" } });
@@ -17,6 +18,9 @@
           bar.style.width = percent + "%";
           bar.textContent = percent + "%";
           bar.parentElement.setAttribute("aria-valuenow", percent);
+          // The badge follows the job, as the progress bar does (not "Queued" at 78 %).
+          badge.dataset.status = data.status;
+          badge.textContent = data.label;
           if (data.status === "running") text.textContent = "Training the style model…";
         }
       } catch (err) {
