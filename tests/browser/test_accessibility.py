@@ -17,10 +17,14 @@ from collections.abc import Callable
 import pytest
 from django.test import override_settings
 
+from course_lib import checkpoints
+from course_lib.paths import checkpoint_dir
+from gallery import generation
 from patterns import services as pattern_services
 from patterns.forms import ImageGeneratorForm
 from styles import services as style_services
 from styles.models import Style, StyleStatus
+from workshop.models import ModelKind, ModelRecord, ModelStatus
 
 from .conftest import BLOCKING_IMPACTS, axe_violations, describe_violations, make_artwork
 
@@ -61,6 +65,27 @@ def _site_content() -> dict[str, str]:
         done = style_services.create_sample_style(style_services.sample_style_names()[0])
     done.refresh_from_db()
     assert done.status == StyleStatus.DONE, done.error
+    # Model records: one finished (the gallery's tiny VAE), one training.
+    vae_file = f"{generation.CHECKPOINTS['VAE']}.pt"
+    finished = ModelRecord.objects.create(
+        name="Tiny course VAE",
+        kind=ModelKind.VAE,
+        architecture="VariationalAutoencoder",
+        checkpoint=vae_file,
+        fingerprint=checkpoints.fingerprint(checkpoint_dir() / vae_file),
+        input_dim=784,
+        latent_dim=4,
+        final_loss=250.5,
+        metrics={"neg_elbo_nats": 250.0, "score_ratio": 0.5, "fd_ratio": 12.0},
+        training_history=[{"epoch": 1, "loss": 300.0}, {"epoch": 2, "loss": 250.5}],
+        epochs=2,
+        batch_size=64,
+        status=ModelStatus.DONE,
+        progress=1.0,
+    )
+    running = ModelRecord.objects.create(
+        name="Half-trained GAN", kind=ModelKind.GAN, status=ModelStatus.RUNNING, progress=0.3
+    )
     return {
         "gallery": "/",
         "create": "/create/",
@@ -71,6 +96,9 @@ def _site_content() -> dict[str, str]:
         "styles": "/styles/",
         "style-training": f"/styles/{training.pk}/",
         "style-done": f"/styles/{done.pk}/",
+        "models": "/models/",
+        "model-done": f"/models/{finished.pk}/",
+        "model-training": f"/models/{running.pk}/",
         "admin-login": "/admin/login/",
         "not-found": MISSING_PATH,
     }

@@ -20,8 +20,9 @@ from playwright.sync_api import expect
 from gallery import generation
 from gallery.forms import CREATIVITY_ERROR
 from gallery.models import GeneratedArtwork
+from gallery_site.testing.checkpoints import LATENT
 
-from .conftest import LATENT, make_artwork
+from .conftest import make_artwork
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("tiny_models")]
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
