@@ -45,16 +45,28 @@ def setup(seed: int = 0, threads: int = NOTEBOOK_THREADS) -> None:
     set_seed(seed)
 
 
-def show(images: Any, nrow: int = 8, scale: int = 2, title: str | None = None) -> None:
-    """Display a batch of images as one grid under the cell (in a notebook) or do nothing."""
+def show(
+    images: Any,
+    nrow: int = 8,
+    scale: int = 2,
+    title: str | None = None,
+    row_labels: Sequence[str] = (),
+) -> None:
+    """Display a batch of images as one grid under the cell (in a notebook) or do nothing.
+
+    The title (and any ``row_labels``) is drawn on the picture too, so it travels with it.
+    """
     from IPython.display import Image, display
 
-    from .imaging import to_png_bytes
+    from .imaging import titled, to_png_bytes
 
     if title:
         print(title)
+    grid = make_grid(images, nrow=nrow, scale=scale)
+    if title or row_labels:
+        grid = titled(grid, title or "", row_labels)
     # PNG only: displaying a PIL image directly would also store a JPEG copy in the notebook.
-    display(Image(data=to_png_bytes(make_grid(images, nrow=nrow, scale=scale))))
+    display(Image(data=to_png_bytes(grid)))
 
 
 def plot_history(

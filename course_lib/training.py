@@ -38,6 +38,8 @@ __all__ = [
     "set_seed",
     "resolve_device",
     "fit",
+    "progress_bar",
+    "vae_step",
     "train_autoencoder",
     "train_vae",
     "train_gan",
@@ -118,6 +120,44 @@ def _batches(
             yield batch, None
 
 
+def _notebook_bar() -> bool:
+    """Whether ``tqdm.auto`` chose the Jupyter widget bar (it decides once, at import)."""
+    from tqdm.notebook import tqdm_notebook
+
+    return issubclass(tqdm, tqdm_notebook)
+
+
+class _FinishingBar(tqdm):
+    """``tqdm.auto`` whose text in a saved notebook is the finished bar, not the first "0%".
+
+    Jupyter stores a widget's text form as it was when the widget was shown; GitHub and
+    nbviewer show only that text. This bar is shown with a display id and shown again when it
+    closes, so the saved notebook says how far it got and how long it took.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._handle = None
+        notebook = _notebook_bar()
+        if notebook:
+            kwargs["display"] = False
+        super().__init__(*args, **kwargs)
+        if notebook and not self.disable:
+            from IPython.display import display
+
+            self._handle = display(self.container, display_id=True)
+
+    def close(self) -> None:
+        super().close()
+        handle, self._handle = getattr(self, "_handle", None), None
+        if handle is not None:
+            handle.update(self.container)
+
+
+def progress_bar(iterable: Any = None, **kwargs: Any) -> tqdm:
+    """A ``tqdm.auto`` progress bar (same arguments) whose saved notebook text ends finished."""
+    return _FinishingBar(iterable, **kwargs)
+
+
 def fit(
     step: Callable[[torch.Tensor], dict[str, float]],
     data: Dataset | torch.Tensor,
@@ -161,7 +201,7 @@ def fit(
     history: History = []
     start = time.perf_counter()
     by_time = epochs is None
-    bar = tqdm(
+    bar = progress_bar(
         total=round(time_budget) if by_time else epochs,
         desc=desc,
         unit="s" if by_time else "epoch",
@@ -283,6 +323,27 @@ def train_autoencoder(
     return history
 
 
+def vae_step(
+    model: VariationalAutoencoder, optimizer: torch.optim.Optimizer, x: torch.Tensor
+) -> dict[str, float]:
+    """One VAE training step on a batch: encode, reparameterize, decode, reconstruction + KL,
+    backward, step. Returns the batch's mean ``loss``, ``recon`` and ``kl`` per image.
+
+    Notebook 02 writes these lines out by hand, and a test checks that both agree.
+    """
+    mu, logvar = model.encode(x)
+    z = model.reparameterize(mu, logvar)
+    flat = x.reshape(x.shape[0], -1)
+    recon = F.binary_cross_entropy(model.decoder(z), flat, reduction="sum")
+    kl = model.kl_divergence(z, mu, logvar)  # each VAE knows its own prior's KL
+    loss = (recon + kl) / x.shape[0]
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    n = x.shape[0]
+    return {"loss": loss.item(), "recon": recon.item() / n, "kl": kl.item() / n}
+
+
 def train_vae(
     model: VariationalAutoencoder,
     data: Dataset | torch.Tensor,
@@ -309,17 +370,7 @@ def train_vae(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
     def step(x: torch.Tensor) -> dict[str, float]:
-        mu, logvar = model.encode(x)
-        z = model.reparameterize(mu, logvar)
-        flat = x.reshape(x.shape[0], -1)
-        recon = F.binary_cross_entropy(model.decoder(z), flat, reduction="sum")
-        kl = model.kl_divergence(z, mu, logvar)  # each VAE knows its own prior's KL
-        loss = (recon + kl) / x.shape[0]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        n = x.shape[0]
-        return {"loss": loss.item(), "recon": recon.item() / n, "kl": kl.item() / n}
+        return vae_step(model, optimizer, x)
 
     end_of_epoch = None
     if val_data is not None:

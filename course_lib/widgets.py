@@ -29,7 +29,7 @@ import torch
 from PIL import Image, ImageColor
 from torch import nn
 
-from .imaging import make_grid, to_pil, to_png_bytes
+from .imaging import make_grid, titled, to_pil, to_png_bytes
 from .latent import INTERPOLATION_METHODS, interpolate
 from .patterns import PATTERN_TYPES, create_pattern
 from .runtime import use_threads
@@ -361,16 +361,34 @@ def interpolation_slider(
 class TemperatureSlider(_ShowsWidget):
     """A "creativity" slider: the same seeded noise, scaled by the temperature, then decoded."""
 
-    def __init__(self, model: Any, n: int = 16, seed: int = 0, scale: int = 3) -> None:
+    def __init__(
+        self,
+        model: Any,
+        n: int = 16,
+        seed: int = 0,
+        scale: int = 3,
+        max_temperature: float = 2.0,
+    ) -> None:
         _check_model(model, needs_sample=True)
         self.n = _check_int("n", n, 1)
         self.seed = _check_int("seed", seed, 0)
         self.scale = _check_int("scale", scale, 1)
+        is_number = isinstance(max_temperature, (int, float)) and not isinstance(
+            max_temperature, bool
+        )
+        if not (is_number and 0 < max_temperature <= 2.0):
+            raise ValueError(f"max_temperature must be in (0, 2], got {max_temperature!r}")
+        self.max_temperature = float(max_temperature)
         self.model = model
         self.slider = w.FloatSlider(
-            value=1.0, min=0.0, max=2.0, step=0.1, description="creativity", readout_format=".1f"
+            value=min(1.0, self.max_temperature),
+            min=0.0,
+            max=self.max_temperature,
+            step=0.05 if self.max_temperature <= 1.5 else 0.1,
+            description="creativity",
+            readout_format=".2f" if self.max_temperature <= 1.5 else ".1f",
         )
-        self.image = _image(to_png_bytes(self.render(1.0)))
+        self.image = _image(to_png_bytes(self.render(self.slider.value)))
         self.slider.observe(self._on_change, names="value")
         self.widget = w.VBox([_title(repr(self)), self.slider, self.image])
 
@@ -380,8 +398,10 @@ class TemperatureSlider(_ShowsWidget):
     def samples(self, temperature: float) -> torch.Tensor:
         """The ``n`` images for one temperature (the noise is the same for every temperature)."""
         temperature = round(float(temperature), 6)  # 0.30000000000000004 -> 0.3
-        if not 0.0 <= temperature <= 2.0:
-            raise ValueError(f"temperature must be between 0 and 2, got {temperature}")
+        if not 0.0 <= temperature <= self.max_temperature:
+            raise ValueError(
+                f"temperature must be between 0 and {self.max_temperature:g}, got {temperature}"
+            )
         with _inference(self.model):
             codes = self.model.codes(self.n, seed=self.seed, temperature=temperature)
         return _decode(self.model, codes)
@@ -390,13 +410,22 @@ class TemperatureSlider(_ShowsWidget):
         """The grid of samples at ``temperature``, 8 per row."""
         return make_grid(self.samples(temperature), nrow=8, scale=self.scale)
 
+    def change(self, low: float, high: float) -> float:
+        """Mean pixel change between two temperatures, in grey levels (0-255): how much moving
+        the slider from ``low`` to ``high`` changes what you see."""
+        difference = (self.samples(high) - self.samples(low)).abs().mean()
+        return float(difference) * 255.0
+
     def _on_change(self, change: dict[str, Any]) -> None:
         self.image.value = to_png_bytes(self.render(change["new"]))
 
 
-def temperature_slider(model: Any, n: int = 16, seed: int = 0, scale: int = 3) -> TemperatureSlider:
-    """A slider from temperature 0 (every sample the same) to 2 (wild) over fixed noise."""
-    return TemperatureSlider(model, n=n, seed=seed, scale=scale)
+def temperature_slider(
+    model: Any, n: int = 16, seed: int = 0, scale: int = 3, max_temperature: float = 2.0
+) -> TemperatureSlider:
+    """A slider from temperature 0 (every sample the same) to ``max_temperature`` over fixed
+    noise."""
+    return TemperatureSlider(model, n=n, seed=seed, scale=scale, max_temperature=max_temperature)
 
 
 # --- pattern studio -------------------------------------------------------------------------
@@ -480,10 +509,19 @@ class TrainingMonitor(_ShowsWidget):
         every: int = 1,
         n_samples: int = 16,
         sample_model: bool = False,
+        secondary: Sequence[str] = (),
     ) -> None:
         self.keys = (keys,) if isinstance(keys, str) else tuple(keys)
         if not self.keys or not all(isinstance(k, str) for k in self.keys):
             raise ValueError(f"keys must be one or more history keys such as 'loss', got {keys!r}")
+        # Keys drawn against their own axis on the right, e.g. a KL term of ~25 nats beside a
+        # reconstruction term of ~100: on one shared axis the small one looks flat.
+        self.secondary = (secondary,) if isinstance(secondary, str) else tuple(secondary)
+        if any(k not in self.keys for k in self.secondary) or len(self.secondary) >= len(self.keys):
+            raise ValueError(
+                f"secondary must name some, not all, of the keys {list(self.keys)}, "
+                f"got {secondary!r}"
+            )
         if sample_fn is not None and not callable(sample_fn):
             raise ValueError("sample_fn must be a function with no arguments that returns images")
         self.every = _check_int("every", every, 1)
@@ -495,6 +533,7 @@ class TrainingMonitor(_ShowsWidget):
         self.model: Any = None
         self.records: list[dict[str, Any]] = []
         self.redraws = 0
+        self.loaded = False  # finish() sets it when the history was replayed, not trained
         self._figure, self._lines = self._make_figure()  # redraws only move the lines
         self.status = w.HTML(value="waiting for the first epoch...")
         self.plot = _image()
@@ -538,7 +577,7 @@ class TrainingMonitor(_ShowsWidget):
             elif self.sample_model and self.model is not None:
                 images = self.model.sample(self.n_samples, seed=0)  # same codes every epoch
         if images is not None:
-            self.samples.value = _png(images[: self.n_samples], scale=2)
+            self.samples.value = _png(images[: self.n_samples], scale=3)
         self.redraws += 1
 
     def _make_figure(self) -> tuple[Any, dict[str, Any]]:
@@ -549,10 +588,18 @@ class TrainingMonitor(_ShowsWidget):
         figure = Figure(figsize=(5, 2.6), dpi=80)
         FigureCanvasAgg(figure)
         axes = figure.add_subplot()
-        lines = {key: axes.plot([], [], label=key)[0] for key in self.keys}
+        right = axes.twinx() if self.secondary else None
+        colours = [f"C{i}" for i in range(len(self.keys))]
+        lines = {}
+        for key, colour in zip(self.keys, colours, strict=True):
+            on = right if key in self.secondary else axes
+            lines[key] = on.plot([], [], label=key, color=colour)[0]
         axes.set_xlabel("epoch")
+        axes.set_ylabel(", ".join(k for k in self.keys if k not in self.secondary))
         axes.grid(alpha=0.3)
-        axes.legend(loc="upper right")
+        if right is not None:
+            right.set_ylabel(", ".join(self.secondary) + " (right axis)")
+        axes.legend(list(lines.values()), list(lines), loc="center right")
         figure.tight_layout()
         return figure, lines
 
@@ -562,15 +609,75 @@ class TrainingMonitor(_ShowsWidget):
         epochs = [r.get("epoch", i + 1) for i, r in enumerate(self.records)]
         for key, line in self._lines.items():
             line.set_data(epochs, [r[key] for r in self.records])
-        axes = self._figure.axes[0]
-        axes.relim()
-        axes.autoscale_view()
+        for axes in self._figure.axes:
+            axes.relim()
+            axes.autoscale_view()
         canvas = self._figure.canvas
         canvas.draw()
         picture = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba())
         buffer = io.BytesIO()
         picture.convert("RGB").save(buffer, format="PNG", compress_level=1)
         return buffer.getvalue()
+
+    def finish(self, history: Sequence[dict[str, Any]], model: Any = None) -> Image.Image:
+        """Call after training or loading; returns (and in a notebook shows) a static picture.
+
+        A model loaded from its checkpoint trains no epochs, so nothing reached the monitor:
+        then the stored ``history`` is replayed into the plot, the sample grid shows ``model``,
+        and the status line says it was loaded and how to watch it train again. The picture of
+        the plot and samples is what a reader sees where widgets do not run (GitHub, nbviewer).
+        """
+        if model is not None:
+            self.model = model
+        if not self.records:
+            if not history:
+                raise ValueError("the history is empty: there is nothing to show")
+            for record in history:
+                missing = [k for k in self.keys if k not in record]
+                if missing:
+                    raise ValueError(
+                        f"the stored history has no {missing}; it has {sorted(record)}"
+                    )
+                self.records.append(dict(record))
+            self.redraw()  # once, not once per stored epoch
+            self.status.value = (
+                f"<b>loaded</b> from its checkpoint (trained earlier): the curves replay its "
+                f"{len(self.records)} stored epochs and the samples come from the loaded model. "
+                "To watch it train live again, pass <code>retrain=True</code> to "
+                "<code>recipes.get</code> (it retrains and overwrites the checkpoint)."
+            )
+            self.loaded = True
+        else:
+            self.redraw()
+            self.loaded = False
+        picture = self.snapshot()
+        try:
+            from IPython import get_ipython
+            from IPython.display import Image as IPythonImage
+            from IPython.display import display
+        except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+            return picture
+        if get_ipython() is not None:
+            display(IPythonImage(data=to_png_bytes(picture)))
+        return picture
+
+    def snapshot(self) -> Image.Image:
+        """The plot and (if any) the sample grid as one picture, captioned with the last epoch."""
+        plot = Image.open(io.BytesIO(self.plot_png())).convert("RGB")
+        parts = [plot]
+        if self.samples.value:
+            parts.append(Image.open(io.BytesIO(self.samples.value)).convert("RGB"))
+        canvas = Image.new(
+            "RGB", (max(p.width for p in parts), sum(p.height for p in parts)), "white"
+        )
+        top = 0
+        for part in parts:
+            canvas.paste(part, (0, top))
+            top += part.height
+        last = self.records[-1] if self.records else {}
+        values = ", ".join(f"{k} {last[k]:.1f}" for k in self.keys if k in last)
+        epoch = last.get("epoch", len(self.records))
+        return titled(canvas, f"epoch {epoch}: {values}" if last else "no epochs yet")
 
 
 # --- the personal style studio (notebook 09) -------------------------------------------------

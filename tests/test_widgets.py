@@ -227,7 +227,7 @@ def test_monitor_as_the_callback_of_a_real_training_run():
     history = train_vae(model, data, epochs=2, batch_size=64, progress=False, callback=monitor)
     assert monitor.records == history
     assert monitor.redraws == 2
-    assert png_size(monitor.samples.value) == ((8 * 30 + 2) * 2, (30 + 2) * 2)
+    assert png_size(monitor.samples.value) == ((8 * 30 + 2) * 3, (30 + 2) * 3)
     assert repr(monitor) == "TrainingMonitor(keys=['recon', 'kl'], every=1, with samples)"
 
 
