@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["make_grid", "save_png", "to_data_url", "to_pil", "to_png_bytes"]
+__all__ = ["caption", "make_grid", "save_png", "to_data_url", "to_pil", "to_png_bytes"]
 
 # Names accepted for ``resample`` and the Pillow filter each one selects.
 RESAMPLE_FILTERS = {
@@ -203,3 +203,28 @@ def save_png(image: Any, path: str | Path, scale: int = 1) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     return target
+
+
+def caption(picture: Image.Image, text: str, *, size: int = 14) -> Image.Image:
+    """``picture`` under a white band with ``text`` (one line or several) written in it.
+
+    The title then travels with the image: a saved notebook, a web page or a PNG file shows it
+    with no code around. The canvas widens if the text is wider than the picture.
+    """
+    from PIL import ImageDraw, ImageFont
+
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"caption text must be a non-empty string, got {text!r}")
+    _check_scale(size)
+    font = ImageFont.load_default(size=size)
+    mode = "RGB" if picture.mode == "RGB" else "L"
+    white = (255, 255, 255) if mode == "RGB" else 255
+    left, top, right, bottom = ImageDraw.Draw(picture).multiline_textbbox((0, 0), text, font=font)
+    pad = max(2, size // 3)
+    width = max(picture.width, right - left + 2 * pad)
+    canvas = Image.new(mode, (width, picture.height + bottom + 2 * pad), white)
+    ImageDraw.Draw(canvas).multiline_text(
+        (pad, pad), text, fill=0 if mode == "L" else (0, 0, 0), font=font
+    )
+    canvas.paste(picture.convert(mode), (0, bottom + 2 * pad))
+    return canvas

@@ -85,16 +85,30 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def show(images: Any, nrow: int = 8, scale: int = 2, title: str | None = None) -> None:
-    """Display a batch of images as one grid under the cell (in a notebook) or do nothing."""
+def show(
+    images: Any,
+    nrow: int = 8,
+    scale: int = 2,
+    title: str | None = None,
+    caption: str | None = None,
+) -> None:
+    """Display a batch of images as one grid under the cell (in a notebook) or do nothing.
+
+    ``title`` is printed above the grid; ``caption`` is drawn on the picture itself, so it is
+    seen wherever the saved image is (GitHub, nbviewer).
+    """
     from IPython.display import Image, display
 
+    from .imaging import caption as draw_caption
     from .imaging import to_png_bytes
 
     if title:
         print(title)
+    grid = make_grid(images, nrow=nrow, scale=scale)
+    if caption:
+        grid = draw_caption(grid, caption)
     # PNG only: displaying a PIL image directly would also store a JPEG copy in the notebook.
-    display(Image(data=to_png_bytes(make_grid(images, nrow=nrow, scale=scale))))
+    display(Image(data=to_png_bytes(grid)))
 
 
 def plot_history(

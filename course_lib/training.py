@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import random
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -44,6 +45,7 @@ __all__ = [
     "train_gan",
     "train_conv_gan",
     "translate",
+    "progress_bar",
 ]
 
 History = list[dict[str, Any]]
@@ -160,7 +162,7 @@ def fit(
     history: History = []
     start = time.perf_counter()
     by_time = epochs is None
-    bar = tqdm(
+    bar = progress_bar(
         total=round(time_budget) if by_time else epochs,
         desc=desc,
         unit="s" if by_time else "epoch",
@@ -367,6 +369,7 @@ def train_gan(
     device: str | torch.device | None = "cpu",
     progress: bool = True,
     callback: EpochCallback | None = None,
+    desc: str = "GAN",
 ) -> History:
     """Alternate one discriminator step and one generator step on every mini-batch.
 
@@ -377,7 +380,7 @@ def train_gan(
     growing over-confident) and fake -> 0; the
     generator uses the non-saturating loss -log D(G(z)) (Goodfellow et al., 2014, section 3).
     History entries: ``d_loss``, ``g_loss`` and the mean scores ``d_real`` = D(x), ``d_fake`` =
-    D(G(z)).
+    D(G(z)). ``desc`` names the run on its progress bar (useful when a notebook trains several).
     """
     if not isinstance(generator, Generator) or not isinstance(discriminator, Discriminator):
         raise ValueError("train_gan needs a Generator and a Discriminator")
@@ -428,7 +431,7 @@ def train_gan(
         batch_size=batch_size,
         seed=seed,
         device=dev,
-        desc="GAN",
+        desc=desc,
         progress=progress,
         callback=callback,
     )
@@ -590,3 +593,27 @@ def train_conv_gan(
     generator.eval()
     discriminator.eval()
     return history
+
+
+def progress_bar(**kwargs: Any) -> tqdm:
+    """A ``tqdm.auto`` bar whose saved notebook output shows the finished bar.
+
+    In Jupyter the bar is a widget, and the plain-text form stored beside it (what GitHub and
+    nbviewer show) is taken when it first appears: "0%". This bar re-sends its output when it
+    closes, so the saved text reads "100%|...| 60/60" like the bar the learner watched.
+    """
+    notebook = sys.modules.get("tqdm.notebook")  # imported by tqdm.auto only inside Jupyter
+    if notebook is None or not issubclass(tqdm, notebook.tqdm):
+        return tqdm(**kwargs)
+    from IPython.display import display
+
+    class NotebookBar(tqdm):
+        def close(self) -> None:
+            super().close()
+            shown, self.shown = getattr(self, "shown", None), None
+            if shown is not None:
+                shown.update(self.container)  # its text form is now the finished bar
+
+    bar = NotebookBar(display=False, **kwargs)
+    bar.shown = None if bar.disable else display(bar.container, display_id=True)
+    return bar

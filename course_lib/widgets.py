@@ -507,6 +507,48 @@ class TrainingMonitor(_ShowsWidget):
         """Remember the model being trained, so the sample grid can show what it makes now."""
         self.model = model
 
+    def replay(self, history: Sequence[dict[str, Any]], model: Any = None) -> None:
+        """Draw a finished run at once: a stored ``history`` and ``model``'s samples.
+
+        A model loaded from a checkpoint sends no epochs, so without this the monitor would
+        wait forever; the status line says the run was loaded, not watched.
+        """
+        if not history:
+            raise ValueError("the history is empty: there is no run to replay")
+        if model is not None:
+            self.watch(model)
+        self.records = []
+        for record in history:
+            missing = [k for k in self.keys if k not in record]
+            if missing:
+                raise ValueError(f"the history has no {missing}; it has {sorted(record)}")
+            self.records.append(dict(record))
+        self.redraw()
+        self.status.value = (
+            f"loaded from a checkpoint trained earlier: its {len(self.records)} epochs are "
+            f"replayed here ({self.status.value}). To watch it train, train it again "
+            "(retrain=True for a course recipe)."
+        )
+
+    def snapshot(self) -> bytes:
+        """One PNG of what the monitor shows now (status, plot, samples): the static copy a
+        saved notebook keeps beside the live widget."""
+        from .imaging import caption
+
+        pictures = [Image.open(io.BytesIO(self.plot.value))] if self.plot.value else []
+        if self.samples.value:
+            pictures.append(Image.open(io.BytesIO(self.samples.value)).convert("RGB"))
+        if not pictures:
+            raise ValueError("nothing to show yet: no epoch has been recorded or replayed")
+        width = max(p.width for p in pictures)
+        canvas = Image.new("RGB", (width, sum(p.height for p in pictures)), (255, 255, 255))
+        top = 0
+        for picture in pictures:
+            canvas.paste(picture.convert("RGB"), ((width - picture.width) // 2, top))
+            top += picture.height
+        status = html.unescape(self.status.value).split(" (", 1)[0]
+        return to_png_bytes(caption(canvas, status, size=12))
+
     def __repr__(self) -> str:
         # No record count here: a loaded checkpoint skips training, and the text must not change.
         has_samples = self.sample_fn is not None or self.sample_model
