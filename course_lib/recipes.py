@@ -53,9 +53,10 @@ class Recipe:
     extra: dict[str, Any] = field(default_factory=dict)  # other train_* keyword arguments
 
 
-#: Epochs of the course's conv GANs: what fits in notebook 03b's minute on a laptop CPU.
+#: Epochs of the course's conv GANs. Notebook 03b trains the conditional one within its 40 s:
+#: 8 epochs score a Fréchet ratio of about 9.5, against about 24 after 6 (and the MLP GAN's 15).
 EPOCHS_DCGAN = 5
-EPOCHS_CGAN = 10
+EPOCHS_CGAN = 8
 
 RECIPES: dict[str, Recipe] = {
     "ae_mnist5k": Recipe(

@@ -209,3 +209,25 @@ def test_caption_widens_for_long_text_and_refuses_empty_text():
     assert imaging.caption(small, "a caption much wider than one digit").width > 28
     with pytest.raises(ValueError, match="non-empty"):
         imaging.caption(small, "  ")
+
+
+def test_every_line_03b_shows_for_a_stabiliser_is_really_in_course_lib():
+    """The diffs on the page (- the lesson's loop, + the upgrade) are the library's own lines."""
+    import re
+
+    library = "".join(
+        (Path(training.__file__).parent / name).read_text() for name in ("training.py", "models.py")
+    )
+    squeezed = "".join(library.split())
+    blocks = [
+        block
+        for cell in _cells("03b_better_gans.ipynb")
+        if cell["cell_type"] == "markdown"
+        for block in re.findall(r"```diff\n(.*?)```", _source(cell), flags=re.S)
+    ]
+    lines = [
+        line[2:] for block in blocks for line in block.splitlines() if line[:2] in ("+ ", "- ")
+    ]
+    assert len(blocks) >= 5 and len(lines) >= 15
+    missing = [line for line in lines if "".join(line.split()) not in squeezed]
+    assert not missing, f"lines shown in 03b that course_lib does not contain: {missing}"
