@@ -18,7 +18,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["make_grid", "save_png", "titled", "to_data_url", "to_pil", "to_png_bytes"]
+__all__ = [
+    "caption",
+    "make_grid",
+    "save_png",
+    "titled",
+    "to_data_url",
+    "to_pil",
+    "to_png_bytes",
+]
 
 # Names accepted for ``resample`` and the Pillow filter each one selects.
 RESAMPLE_FILTERS = {
@@ -230,30 +238,43 @@ def save_png(image: Any, path: str | Path, scale: int = 1) -> Path:
 def titled(
     picture: Any, title: str = "", row_labels: Sequence[str] = (), font_size: int = 14
 ) -> Image.Image:
-    """Draw a title above a picture (and a label left of each row of a grid) onto the image
-    itself, so a figure says what it shows wherever it is seen: GitHub, nbviewer, a PNG file.
+    """Draw a title (one line or several) above a picture, and a label left of each row of a
+    grid, onto the image itself, so a figure says what it shows wherever it is seen: GitHub,
+    nbviewer, a PNG file. The canvas widens if the text is wider than the picture.
 
     ``row_labels`` assumes the picture is a grid of equal rows, e.g. from :func:`make_grid`.
     """
     from PIL import ImageDraw, ImageFont
 
-    picture = to_pil(picture).convert("RGB")
     if not isinstance(title, str) or not all(isinstance(s, str) for s in row_labels):
         raise ValueError("title and row_labels must be text")
+    _check_scale(font_size)
+    picture = to_pil(picture).convert("RGB")
     font = ImageFont.load_default(size=font_size)
     measure = ImageDraw.Draw(picture)
     left = max((measure.textlength(s, font=font) for s in row_labels), default=0)
     left = int(left) + 8 if row_labels else 0
-    top = font_size + 10 if title else 0
-    width = max(picture.width + left, int(measure.textlength(title, font=font)) + 8)
-    canvas = Image.new("RGB", (width, picture.height + top), "white")
-    canvas.paste(picture, (left, top))
+    pad = max(2, font_size // 3)
+    text_width, text_height = 0, 0
+    if title:
+        x0, y0, x1, y1 = measure.multiline_textbbox((0, 0), title, font=font)
+        text_width, text_height = x1 - x0 + 2 * pad, y1 + 2 * pad
+    width = max(picture.width + left, text_width)
+    canvas = Image.new("RGB", (width, picture.height + text_height), "white")
+    canvas.paste(picture, (left, text_height))
     draw = ImageDraw.Draw(canvas)
     if title:
-        draw.text((4, 4), title, fill="black", font=font)
+        draw.multiline_text((pad, pad), title, fill="black", font=font)
     if row_labels:
         step = picture.height / len(row_labels)
         for index, label in enumerate(row_labels):
-            middle = top + (index + 0.5) * step
+            middle = text_height + (index + 0.5) * step
             draw.text((4, middle), label, fill="black", font=font, anchor="lm")
     return canvas
+
+
+def caption(picture: Any, text: str, *, size: int = 14) -> Image.Image:
+    """``picture`` under a white band with ``text`` in it (:func:`titled`, with text required)."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"caption text must be a non-empty string, got {text!r}")
+    return titled(picture, text, font_size=size)

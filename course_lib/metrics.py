@@ -185,7 +185,7 @@ def _shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> 
 
 
 def _train_classifier(images: torch.Tensor, labels: torch.Tensor, progress: bool) -> nn.Module:
-    from tqdm.auto import tqdm
+    from .training import progress_bar
 
     recipe = CLASSIFIER_RECIPE
     torch.manual_seed(recipe["seed"])
@@ -196,7 +196,8 @@ def _train_classifier(images: torch.Tensor, labels: torch.Tensor, progress: bool
     total = recipe["epochs"] * batches
     step = 0
     model.train()
-    for _ in tqdm(range(recipe["epochs"]), desc="digit classifier", disable=not progress):
+    bar = progress_bar(total=recipe["epochs"], desc="digit classifier", disable=not progress)
+    for _ in range(recipe["epochs"]):
         order = torch.randperm(len(images), generator=generator)
         for index in order.split(recipe["batch_size"]):
             for group in optimizer.param_groups:  # cosine decay to zero
@@ -207,6 +208,8 @@ def _train_classifier(images: torch.Tensor, labels: torch.Tensor, progress: bool
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+        bar.update(1)
+    bar.close()
     return model.eval()
 
 

@@ -51,10 +51,12 @@ def show(
     scale: int = 2,
     title: str | None = None,
     row_labels: Sequence[str] = (),
+    caption: str | None = None,
 ) -> None:
     """Display a batch of images as one grid under the cell (in a notebook) or do nothing.
 
-    The title (and any ``row_labels``) is drawn on the picture too, so it travels with it.
+    The title (printed too) or the ``caption`` (only drawn), and any ``row_labels``, are drawn
+    on the picture, so they travel with it wherever the saved image is seen (GitHub, nbviewer).
     """
     from IPython.display import Image, display
 
@@ -63,8 +65,8 @@ def show(
     if title:
         print(title)
     grid = make_grid(images, nrow=nrow, scale=scale)
-    if title or row_labels:
-        grid = titled(grid, title or "", row_labels)
+    if title or row_labels or caption:
+        grid = titled(grid, caption or title or "", row_labels)
     # PNG only: displaying a PIL image directly would also store a JPEG copy in the notebook.
     display(Image(data=to_png_bytes(grid)))
 

@@ -415,6 +415,7 @@ def train_gan(
     device: str | torch.device | None = "cpu",
     progress: bool = True,
     callback: EpochCallback | None = None,
+    desc: str = "GAN",
 ) -> History:
     """Alternate one discriminator step and one generator step on every mini-batch.
 
@@ -425,7 +426,7 @@ def train_gan(
     growing over-confident) and fake -> 0; the
     generator uses the non-saturating loss -log D(G(z)) (Goodfellow et al., 2014, section 3).
     History entries: ``d_loss``, ``g_loss`` and the mean scores ``d_real`` = D(x), ``d_fake`` =
-    D(G(z)).
+    D(G(z)). ``desc`` names the run on its progress bar (useful when a notebook trains several).
     """
     if not isinstance(generator, Generator) or not isinstance(discriminator, Discriminator):
         raise ValueError("train_gan needs a Generator and a Discriminator")
@@ -476,7 +477,7 @@ def train_gan(
         batch_size=batch_size,
         seed=seed,
         device=dev,
-        desc="GAN",
+        desc=desc,
         progress=progress,
         callback=callback,
     )

@@ -641,7 +641,7 @@ class TrainingMonitor(_ShowsWidget):
                 self.records.append(dict(record))
             self.redraw()  # once, not once per stored epoch
             self.status.value = (
-                f"<b>loaded</b> from its checkpoint (trained earlier): the curves replay its "
+                f"<b>loaded from a checkpoint</b> (trained earlier): the curves replay its "
                 f"{len(self.records)} stored epochs and the samples come from the loaded model. "
                 "To watch it train live again, pass <code>retrain=True</code> to "
                 "<code>recipes.get</code> (it retrains and overwrites the checkpoint)."
@@ -663,6 +663,8 @@ class TrainingMonitor(_ShowsWidget):
 
     def snapshot(self) -> Image.Image:
         """The plot and (if any) the sample grid as one picture, captioned with the last epoch."""
+        if not self.records:
+            raise ValueError("nothing to show yet: no epoch has been recorded or replayed")
         plot = Image.open(io.BytesIO(self.plot_png())).convert("RGB")
         parts = [plot]
         if self.samples.value:
