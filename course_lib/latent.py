@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from plotly.colors import qualitative
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
@@ -25,6 +24,22 @@ PROJECTION_METHODS = ("pca", "tsne")
 INTERPOLATION_METHODS = ("linear", "slerp")
 AXIS_PREFIX = {"pca": "PC", "tsne": "t-SNE"}
 METHOD_TITLE = {"pca": "PCA", "tsne": "t-SNE"}
+
+#: One colour per label (matplotlib's tab10), shared by the interactive and the static maps:
+#: neighbours in the list differ in hue, and 4 (purple) and 9 (cyan), the digits the maps mix
+#: most, are easy to tell apart.
+LABEL_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 # Below this norm a vector has no usable direction, so slerp falls back to lerp.
 _TINY = 1e-8
@@ -260,7 +275,7 @@ class LatentSpaceExplorer:
     def figure_2d(self, method: str = "pca", seed: int = 0, title: str | None = None) -> go.Figure:
         """Plotly scatter of the 2-D projection, one colour (trace) per label, with hover info."""
         projection = self.project_2d(method, seed)
-        palette = qualitative.Plotly  # 10 distinct colours: one per digit
+        palette = LABEL_COLOURS  # one colour per digit, as in the static map
         figure = go.Figure()
         for number, label in enumerate(np.unique(self.labels)):
             indices = np.flatnonzero(self.labels == label)
@@ -285,6 +300,21 @@ class LatentSpaceExplorer:
             height=500,
         )
         return figure
+
+    def static_figure_2d(self, method: str = "pca", seed: int = 0, title: str | None = None):
+        """The same map as :meth:`figure_2d`, drawn with matplotlib: a picture that shows in a
+        saved notebook (on GitHub, nbviewer) where the interactive plotly map cannot."""
+        from .notebook import latent_scatter
+
+        projection = self.project_2d(method, seed)
+        prefix = AXIS_PREFIX[method]
+        default = f"Latent space ({METHOD_TITLE[method]}, {len(projection)} points)"
+        return latent_scatter(
+            projection,
+            self.labels,
+            title=title or default,
+            axis_names=(f"{prefix} 1", f"{prefix} 2"),
+        )
 
     def visualize_2d(
         self,
@@ -326,3 +356,35 @@ class LatentSpaceExplorer:
     ) -> np.ndarray:
         """Points from start to end ("linear" or "slerp"), ready to decode into a morphing strip."""
         return interpolate(start_vector, end_vector, steps=steps, method=method)
+
+
+# --------------------------------------------------------------------------------------------
+# The lesson's morph, as one call (notebook 04)
+# --------------------------------------------------------------------------------------------
+
+
+def interpolate_images(
+    model: torch.nn.Module, start: Any, end: Any, steps: int = 10, method: str = "slerp"
+) -> torch.Tensor:
+    """Decode ``steps`` codes along the path from ``start`` to ``end``: a morphing strip.
+
+    The lesson's ``interpolate_images``: walk between two latent codes and decode every step.
+    Returns images ``(steps, C, H, W)`` in [0, 1] on the CPU, the two ends included; "slerp" by
+    default because it keeps the codes at a typical length (see :func:`slerp`).
+    """
+    if not callable(getattr(model, "decode", None)):
+        raise ValueError(f"{type(model).__name__} has no decode(z): it cannot draw a latent path")
+    path = interpolate(start, end, steps=steps, method=method)
+    latent_dim = getattr(model, "latent_dim", path.shape[1])
+    if path.shape[1] != latent_dim:
+        raise ValueError(
+            f"the codes have {path.shape[1]} numbers but the model decodes {latent_dim}"
+        )
+    device, dtype = _model_device(model)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model.decode(torch.as_tensor(path).to(device=device, dtype=dtype)).cpu()
+    finally:
+        model.train(was_training)

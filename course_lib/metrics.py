@@ -39,6 +39,8 @@ __all__ = [
     "frechet_distance",
     "sample_quality",
     "memorisation_check",
+    "kl_per_dimension",
+    "active_units",
 ]
 
 
@@ -405,3 +407,41 @@ def _batch_of(images: Any) -> Any:
     if isinstance(images, Dataset) and not isinstance(images, torch.Tensor):
         return stack_images(images)
     return images
+
+
+# --- posterior collapse (notebook 06) --------------------------------------------------------
+
+
+@torch.no_grad()
+def kl_per_dimension(model: VariationalAutoencoder, data: Dataset | torch.Tensor) -> torch.Tensor:
+    """Mean KL(q(z|x) || N(0, 1)) of each latent dimension over ``data``, in nats.
+
+    It is the information each dimension carries about the image: a dimension near 0 nats says
+    the same thing for every image, so the decoder learns to ignore it (posterior collapse).
+    """
+    if not isinstance(model, VariationalAutoencoder) or isinstance(model, MixturePriorVAE):
+        raise ValueError(
+            f"kl_per_dimension needs a VariationalAutoencoder with a N(0, I) prior, "
+            f"got {type(model).__name__}"
+        )
+    images = stack_images(data)
+    if images.shape[0] == 0:
+        raise ValueError("the dataset is empty")
+    was_training = model.training
+    model.eval()
+    try:
+        parameter = next(model.parameters())
+        mu, logvar = model.encode(images.to(parameter.device, parameter.dtype))
+    finally:
+        model.train(was_training)
+    return (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean(0).cpu()
+
+
+def active_units(
+    model: VariationalAutoencoder, data: Dataset | torch.Tensor, threshold: float = 0.01
+) -> int:
+    """How many latent dimensions the model uses: those whose KL over ``data`` is above
+    ``threshold`` nats. A collapsed dimension carries (almost) nothing about the image."""
+    if not (isinstance(threshold, (int, float)) and threshold >= 0):
+        raise ValueError(f"threshold must be a number of nats >= 0, got {threshold!r}")
+    return int((kl_per_dimension(model, data) > threshold).sum())

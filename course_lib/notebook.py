@@ -204,13 +204,23 @@ def manifold_grid(model: nn.Module, n: int = 15, limit: float = 2.5) -> torch.Te
         model.train(was_training)
 
 
-def latent_scatter(points: Any, labels: Any, *, title: str = "", limit: float | None = None):
+def latent_scatter(
+    points: Any,
+    labels: Any,
+    *,
+    title: str = "",
+    limit: float | None = None,
+    axis_names: tuple[str, str] = ("z1", "z2"),
+):
     """Matplotlib scatter of 2-D codes coloured by label; returns the figure.
 
     ``limit`` draws the box ``[-limit, limit]^2``: the region a :func:`manifold_grid` decodes.
+    The colours are ``course_lib.latent.LABEL_COLOURS``, the same as the interactive maps.
     """
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from .latent import LABEL_COLOURS
 
     points = np.asarray(points, dtype=np.float64)
     labels = np.asarray(labels).reshape(-1)
@@ -219,16 +229,16 @@ def latent_scatter(points: Any, labels: Any, *, title: str = "", limit: float | 
             f"need (n, 2) points with one label each, got {points.shape} and {labels.shape}"
         )
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    colours = plt.get_cmap("tab10")
     for number, label in enumerate(np.unique(labels)):
         chosen = labels == label
-        ax.scatter(*points[chosen].T, s=6, alpha=0.7, color=colours(number % 10), label=str(label))
+        colour = LABEL_COLOURS[number % len(LABEL_COLOURS)]
+        ax.scatter(*points[chosen].T, s=6, alpha=0.7, color=colour, label=str(label))
     if limit is not None:
         xs = [-limit, limit, limit, -limit, -limit]
         ys = [-limit, -limit, limit, limit, -limit]
         ax.plot(xs, ys, "k--", linewidth=1, label="grid")
-    ax.set_xlabel("z1")
-    ax.set_ylabel("z2")
+    ax.set_xlabel(axis_names[0])
+    ax.set_ylabel(axis_names[1])
     ax.set_aspect("equal")
     ax.set_title(title)
     ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2, fontsize=8)

@@ -41,6 +41,7 @@ __all__ = [
     "fit",
     "train_autoencoder",
     "train_vae",
+    "free_bits_kl",
     "train_gan",
     "train_conv_gan",
     "translate",
@@ -282,6 +283,13 @@ def train_autoencoder(
     return history
 
 
+def free_bits_kl(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """The KL term with free bits: each dimension's mean KL over the batch, charged as at least
+    ``free_bits`` nats, summed over dimensions (what :func:`train_vae` minimises per image)."""
+    kl_per_dim = (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean(0)
+    return kl_per_dim.clamp(min=free_bits).sum()
+
+
 def train_vae(
     model: VariationalAutoencoder,
     data: Dataset | torch.Tensor,
@@ -296,14 +304,30 @@ def train_vae(
     callback: EpochCallback | None = None,
     val_data: Dataset | None = None,
     lr_schedule: str = "cosine",
+    free_bits: float = 0.0,
 ) -> History:
     """Train by minimising the negative ELBO (reconstruction + KL), reported in nats per image.
 
     With ``val_data`` every epoch also records ``val_neg_elbo`` on the held-out images.
     The learning rate decays along a cosine by default (see :func:`fit`).
+
+    ``free_bits`` (nats per latent dimension) fights posterior collapse, where the KL term
+    pushes the codes onto the prior and the decoder learns to ignore them: the batch's KL of
+    each dimension is charged as at least ``free_bits``, so a dimension below that allowance
+    costs nothing extra and is free to carry information (Kingma et al., 2016, "free bits").
+    The history still records the true ``recon``, ``kl`` and ``loss`` (= recon + kl).
     """
     if not isinstance(model, VariationalAutoencoder):
         raise ValueError(f"train_vae needs a VariationalAutoencoder, got {type(model).__name__}")
+    if not (
+        isinstance(free_bits, (int, float))
+        and not isinstance(free_bits, bool)
+        and math.isfinite(free_bits)
+        and free_bits >= 0
+    ):
+        raise ValueError(f"free_bits must be a number of nats >= 0, got {free_bits!r}")
+    if free_bits and isinstance(model, MixturePriorVAE):
+        raise ValueError("free_bits needs the closed-form KL per dimension of a N(0, I) prior")
     dev = _prepare(model, seed, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
@@ -317,11 +341,14 @@ def train_vae(
         else:
             reconstructed, mu, logvar = model(x)
             recon, kl = vae_loss_terms(reconstructed, x, mu, logvar)
-        loss = (recon + kl) / x.shape[0]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
         n = x.shape[0]
+        loss = (recon + kl) / n
+        objective = loss
+        if free_bits:
+            objective = recon / n + free_bits_kl(mu, logvar, free_bits)
+        optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        optimizer.step()
         return {"loss": loss.item(), "recon": recon.item() / n, "kl": kl.item() / n}
 
     end_of_epoch = None
