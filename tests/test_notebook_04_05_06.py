@@ -227,7 +227,8 @@ def test_with_free_bits_a_dimension_below_its_allowance_feels_no_kl_pull():
     for mine, theirs in zip(by_hand.parameters(), trained.parameters(), strict=True):
         assert torch.allclose(mine, theirs, atol=1e-6)
     # the plain ELBO's KL does pull (Adam's first step is ~lr * sign, so compare exactly)
-    assert any(not torch.equal(a, b) for a, b in zip(trained.parameters(), plain.parameters()))
+    pairs = zip(trained.parameters(), plain.parameters(), strict=True)
+    assert any(not torch.equal(a, b) for a, b in pairs)
     with pytest.raises(ValueError, match="free_bits"):
         train_vae(trained, data, epochs=1, progress=False, free_bits=-1)
 
