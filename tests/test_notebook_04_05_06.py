@@ -244,3 +244,73 @@ def test_kl_per_dimension_and_active_units(vae):
     assert active_units(vae, images, threshold=threshold) == 2
     with pytest.raises(ValueError, match="VariationalAutoencoder"):
         kl_per_dimension(Generator(noise_dim=4, hidden_dim=8), images)
+
+
+# --- the notebooks' own cells ----------------------------------------------------------------
+
+
+def test_notebook_06_free_bits_cell_matches_the_library(vae, capsys):
+    from course_lib.checks import check_value
+
+    batch = torch.rand(10, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    namespace = {"torch": torch, "pattern_vae": vae, "originals": batch, "check_value": check_value}
+    exec(core_cell("06_pattern_generation.ipynb"), namespace)
+    with torch.no_grad():
+        mu, logvar = vae.encode(batch)
+    assert namespace["charged"].item() == pytest.approx(free_bits_kl(mu, logvar, 2.0).item())
+    assert "[pass]" in capsys.readouterr().out
+
+
+def test_notebook_06_solution_passes_its_check(capsys):
+    from course_lib.checks import check_seed_free_patterns
+    from course_lib.patterns import PATTERN_TYPES, create_pattern
+
+    namespace = {
+        "np": np,
+        "PATTERN_TYPES": PATTERN_TYPES,
+        "create_pattern": create_pattern,
+        "BLUE": "#2b6cb0",
+        "ORANGE": "#dd6b20",
+        "check_seed_free_patterns": check_seed_free_patterns,
+    }
+    exec(core_cell("06_pattern_generation.ipynb", "solution"), namespace)
+    assert capsys.readouterr().out.startswith("Correct")
+
+
+def test_notebook_04_slerp_cell_matches_the_library():
+    namespace = {"torch": torch}
+    source = core_cell("04_image_generation.ipynb")
+    exec(source[: source.index("from course_lib.latent import slerp")], namespace)
+    a, b = torch.randn(2, 32, generator=torch.Generator().manual_seed(3))
+    for t in (0.0, 0.25, 0.5, 0.9, 1.0):
+        mine = namespace["my_slerp"](a, b, t)
+        assert torch.allclose(mine, torch.as_tensor(slerp(a, b, t), dtype=torch.float32), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("notebook", "tag"),
+    [
+        ("04_image_generation.ipynb", "solution"),
+        ("04_image_generation.ipynb", "solution-2"),
+        ("05_latent_space.ipynb", "solution"),
+    ],
+)
+def test_exercise_solutions_pass_their_checks(notebook, tag, capsys):
+    import base64
+    import math
+
+    from course_lib.checks import check_answer
+    from course_lib.latent import interpolate
+
+    a, b = np.zeros(64), np.zeros(64)
+    a[0], b[1] = 8.0, 8.0
+    namespace = {
+        "np": np,
+        "math": math,
+        "torch": torch,
+        "base64": base64,
+        "check_answer": check_answer,
+        "midpoint": interpolate(a, b, steps=3, method="linear")[1],
+    }
+    exec(core_cell(notebook, tag), namespace)
+    assert "Correct" in capsys.readouterr().out
