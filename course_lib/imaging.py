@@ -278,3 +278,30 @@ def caption(picture: Any, text: str, *, size: int = 14) -> Image.Image:
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"caption text must be a non-empty string, got {text!r}")
     return titled(picture, text, font_size=size)
+
+
+# --- the lesson's two gallery functions, as library calls (notebook 04) ----------------------
+
+
+def generate_image(
+    model: Any, seed: int | None = None, temperature: float = 1.0, scale: int = 1
+) -> Image.Image:
+    """One new image from a generative model's own prior, as a Pillow image.
+
+    The lesson's ``generate_image`` view: draw a code, decode it, turn the pixels into a PNG for
+    a web page (``to_data_url`` of the result is the lesson's base64 string). It samples through
+    ``model.sample``, so each model uses its own prior; the same ``seed`` gives the same image.
+    """
+    sample = getattr(model, "sample", None)
+    if not callable(sample):
+        raise ValueError(f"{type(model).__name__} cannot generate images: it has no sample()")
+    was_training = bool(getattr(model, "training", False))
+    if was_training:
+        model.eval()
+    try:
+        with torch.no_grad():
+            images = sample(1, seed=seed, temperature=temperature)
+    finally:
+        if was_training:
+            model.train()
+    return to_pil(images[0], scale=scale)

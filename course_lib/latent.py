@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from plotly.colors import qualitative
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
@@ -26,6 +25,22 @@ PROJECTION_METHODS = ("pca", "tsne")
 INTERPOLATION_METHODS = ("linear", "slerp")
 AXIS_PREFIX = {"pca": "PC", "tsne": "t-SNE"}
 METHOD_TITLE = {"pca": "PCA", "tsne": "t-SNE"}
+
+#: One colour per label (matplotlib's tab10), shared by the interactive and the static maps:
+#: neighbours in the list differ in hue, and 4 (purple) and 9 (cyan), the digits the maps mix
+#: most, are easy to tell apart.
+LABEL_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 # Below this norm a vector has no usable direction, so slerp falls back to lerp.
 _TINY = 1e-8
@@ -261,7 +276,7 @@ class LatentSpaceExplorer:
     def figure_2d(self, method: str = "pca", seed: int = 0, title: str | None = None) -> go.Figure:
         """Plotly scatter of the 2-D projection, one colour (trace) per label, with hover info."""
         projection = self.project_2d(method, seed)
-        palette = qualitative.Plotly  # 10 distinct colours: one per digit
+        palette = LABEL_COLOURS  # one colour per digit, as in the static map
         figure = go.Figure()
         for number, label in enumerate(np.unique(self.labels)):
             indices = np.flatnonzero(self.labels == label)
@@ -286,6 +301,19 @@ class LatentSpaceExplorer:
             height=500,
         )
         return figure
+
+    def static_figure_2d(self, method: str = "pca", seed: int = 0, title: str | None = None):
+        """The same map as :meth:`figure_2d`, drawn with matplotlib: a picture that shows in a
+        saved notebook (on GitHub, nbviewer) where the interactive plotly map cannot."""
+        projection = self.project_2d(method, seed)
+        prefix = AXIS_PREFIX[method]
+        default = f"Latent space ({METHOD_TITLE[method]}, {len(projection)} points)"
+        return latent_scatter(
+            projection,
+            self.labels,
+            title=title or default,
+            axis_names=(f"{prefix} 1", f"{prefix} 2"),
+        )
 
     def visualize_2d(
         self,
@@ -359,3 +387,76 @@ def manifold_grid(model: nn.Module, n: int = 15, limit: float = 2.5) -> torch.Te
         return model.decode(codes).cpu()
     finally:
         model.train(was_training)
+
+
+# --------------------------------------------------------------------------------------------
+# The lesson's morph, as one call (notebook 04)
+# --------------------------------------------------------------------------------------------
+
+
+def interpolate_images(
+    model: torch.nn.Module, start: Any, end: Any, steps: int = 10, method: str = "slerp"
+) -> torch.Tensor:
+    """Decode ``steps`` codes along the path from ``start`` to ``end``: a morphing strip.
+
+    The lesson's ``interpolate_images``: walk between two latent codes and decode every step.
+    Returns images ``(steps, C, H, W)`` in [0, 1] on the CPU, the two ends included; "slerp" by
+    default because it keeps the codes at a typical length (see :func:`slerp`).
+    """
+    if not callable(getattr(model, "decode", None)):
+        raise ValueError(f"{type(model).__name__} has no decode(z): it cannot draw a latent path")
+    path = interpolate(start, end, steps=steps, method=method)
+    latent_dim = getattr(model, "latent_dim", path.shape[1])
+    if path.shape[1] != latent_dim:
+        raise ValueError(
+            f"the codes have {path.shape[1]} numbers but the model decodes {latent_dim}"
+        )
+    device, dtype = _model_device(model)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model.decode(torch.as_tensor(path).to(device=device, dtype=dtype)).cpu()
+    finally:
+        model.train(was_training)
+
+
+def latent_scatter(
+    points: Any,
+    labels: Any,
+    *,
+    title: str = "",
+    limit: float | None = None,
+    axis_names: tuple[str, str] = ("z1", "z2"),
+):
+    """Matplotlib scatter of 2-D codes coloured by label; returns the figure.
+
+    ``limit`` draws the box ``[-limit, limit]^2``: the region :func:`manifold_grid` decodes.
+    The colours are :data:`LABEL_COLOURS`, the same as the interactive maps.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    points = np.asarray(points, dtype=np.float64)
+    labels = np.asarray(labels).reshape(-1)
+    if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
+        raise ValueError(
+            f"need (n, 2) points with one label each, got {points.shape} and {labels.shape}"
+        )
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    for number, label in enumerate(np.unique(labels)):
+        chosen = labels == label
+        colour = LABEL_COLOURS[number % len(LABEL_COLOURS)]
+        ax.scatter(*points[chosen].T, s=6, alpha=0.7, color=colour, label=str(label))
+    if limit is not None:
+        xs = [-limit, limit, limit, -limit, -limit]
+        ys = [-limit, -limit, limit, limit, -limit]
+        ax.plot(xs, ys, "k--", linewidth=1, label="grid")
+    ax.set_xlabel(axis_names[0])
+    ax.set_ylabel(axis_names[1])
+    ax.set_aspect("equal")
+    ax.set_title(title)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2, fontsize=8)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -30,7 +30,7 @@ from torch.utils.data import Dataset
 
 from . import checkpoints
 from .data import data_fingerprint, load_dataset, stack_images
-from .models import AutoencoderModel, DigitClassifier, VariationalAutoencoder
+from .models import AutoencoderModel, DigitClassifier, MixturePriorVAE, VariationalAutoencoder
 from .runtime import device_of
 
 __all__ = [
@@ -46,6 +46,8 @@ __all__ = [
     "sample_diversity",
     "neighbour_agreement",
     "pixel_entropy",
+    "kl_per_dimension",
+    "active_units",
 ]
 
 
@@ -185,7 +187,7 @@ def _shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> 
 
 
 def _train_classifier(images: torch.Tensor, labels: torch.Tensor, progress: bool) -> nn.Module:
-    from .training import progress_bar
+    from .progress import progress_bar
 
     recipe = CLASSIFIER_RECIPE
     torch.manual_seed(recipe["seed"])
@@ -459,3 +461,41 @@ def pixel_entropy(images: torch.Tensor) -> float:
     pixels = images.detach().double().reshape(images.shape[0], -1).clamp(0.0, 1.0)
     entropy = -(torch.xlogy(pixels, pixels) + torch.xlogy(1 - pixels, 1 - pixels))
     return float(entropy.sum(1).mean())
+
+
+# --- posterior collapse (notebook 06) --------------------------------------------------------
+
+
+@torch.no_grad()
+def kl_per_dimension(model: VariationalAutoencoder, data: Dataset | torch.Tensor) -> torch.Tensor:
+    """Mean KL(q(z|x) || N(0, 1)) of each latent dimension over ``data``, in nats.
+
+    It is the information each dimension carries about the image: a dimension near 0 nats says
+    the same thing for every image, so the decoder learns to ignore it (posterior collapse).
+    """
+    if not isinstance(model, VariationalAutoencoder) or isinstance(model, MixturePriorVAE):
+        raise ValueError(
+            f"kl_per_dimension needs a VariationalAutoencoder with a N(0, I) prior, "
+            f"got {type(model).__name__}"
+        )
+    images = stack_images(data)
+    if images.shape[0] == 0:
+        raise ValueError("the dataset is empty")
+    was_training = model.training
+    model.eval()
+    try:
+        parameter = next(model.parameters())
+        mu, logvar = model.encode(images.to(parameter.device, parameter.dtype))
+    finally:
+        model.train(was_training)
+    return (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean(0).cpu()
+
+
+def active_units(
+    model: VariationalAutoencoder, data: Dataset | torch.Tensor, threshold: float = 0.01
+) -> int:
+    """How many latent dimensions the model uses: those whose KL over ``data`` is above
+    ``threshold`` nats. A collapsed dimension carries (almost) nothing about the image."""
+    if not (isinstance(threshold, (int, float)) and threshold >= 0):
+        raise ValueError(f"threshold must be a number of nats >= 0, got {threshold!r}")
+    return int((kl_per_dimension(model, data) > threshold).sum())

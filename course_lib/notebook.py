@@ -2,13 +2,13 @@
 
 - :func:`setup`: seed everything and fix the thread count, so outputs repeat run after run;
 - :func:`show`: display a batch of images as one grid;
-- :func:`plot_history`, :func:`plot_sweep`, :func:`latent_scatter`,
-  :func:`plot_nearest_originals`: figures; :func:`show_plotly`: an interactive plotly figure;
+- :func:`plot_history`, :func:`plot_sweep`, :func:`plot_nearest_originals`: figures;
+  :func:`show_plotly`: an interactive plotly figure;
 - :func:`use_django_project`: make the gallery's apps importable (notebooks 07 and 08).
 
 The helpers that compute something live where a reader expects them: training and caching
 shared models in ``recipes``, numbers in ``metrics``, styles in ``styles``, widgets in
-``widgets``, latent-space maps in ``latent``.
+``widgets``, latent-space maps (``latent_scatter`` too) in ``latent``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ __all__ = [
     "show",
     "plot_history",
     "plot_sweep",
-    "latent_scatter",
     "plot_nearest_originals",
     "show_plotly",
     "use_django_project",
@@ -129,40 +128,6 @@ def show_plotly(figure: Any) -> None:
     output = ipywidgets.Output()
     display(output)  # displayed while still empty, so its text is just "Output()"
     output.outputs = (*output.outputs, {"output_type": "display_data", "data": bundle})
-
-
-def latent_scatter(points: Any, labels: Any, *, title: str = "", limit: float | None = None):
-    """Matplotlib scatter of 2-D codes coloured by label; returns the figure.
-
-    ``limit`` draws the box ``[-limit, limit]^2``: the region that
-    :func:`course_lib.latent.manifold_grid` decodes.
-    """
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    points = np.asarray(points, dtype=np.float64)
-    labels = np.asarray(labels).reshape(-1)
-    if points.ndim != 2 or points.shape[1] != 2 or len(points) != len(labels):
-        raise ValueError(
-            f"need (n, 2) points with one label each, got {points.shape} and {labels.shape}"
-        )
-    fig, ax = plt.subplots(figsize=(5.5, 5))
-    colours = plt.get_cmap("tab10")
-    for number, label in enumerate(np.unique(labels)):
-        chosen = labels == label
-        ax.scatter(*points[chosen].T, s=6, alpha=0.7, color=colours(number % 10), label=str(label))
-    if limit is not None:
-        xs = [-limit, limit, limit, -limit, -limit]
-        ys = [-limit, -limit, limit, limit, -limit]
-        ax.plot(xs, ys, "k--", linewidth=1, label="grid")
-    ax.set_xlabel("z1")
-    ax.set_ylabel("z2")
-    ax.set_aspect("equal")
-    ax.set_title(title)
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), markerscale=2, fontsize=8)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
 
 
 def plot_sweep(

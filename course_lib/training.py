@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from .data import ImageDataset, stack_images
 from .flow import LatentFlowModel, flow_matching_loss
@@ -31,8 +30,10 @@ from .models import (
     ConvGenerator,
     Discriminator,
     Generator,
+    MixturePriorVAE,
     VariationalAutoencoder,
 )
+from .progress import progress_bar
 
 __all__ = [
     "set_seed",
@@ -42,6 +43,7 @@ __all__ = [
     "vae_step",
     "train_autoencoder",
     "train_vae",
+    "free_bits_kl",
     "train_gan",
     "train_conv_gan",
     "train_flow",
@@ -118,44 +120,6 @@ def _batches(
             yield batch[0], (batch[1] if len(batch) > 1 else None)
         else:
             yield batch, None
-
-
-def _notebook_bar() -> bool:
-    """Whether ``tqdm.auto`` chose the Jupyter widget bar (it decides once, at import)."""
-    from tqdm.notebook import tqdm_notebook
-
-    return issubclass(tqdm, tqdm_notebook)
-
-
-class _FinishingBar(tqdm):
-    """``tqdm.auto`` whose text in a saved notebook is the finished bar, not the first "0%".
-
-    Jupyter stores a widget's text form as it was when the widget was shown; GitHub and
-    nbviewer show only that text. This bar is shown with a display id and shown again when it
-    closes, so the saved notebook says how far it got and how long it took.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._handle = None
-        notebook = _notebook_bar()
-        if notebook:
-            kwargs["display"] = False
-        super().__init__(*args, **kwargs)
-        if notebook and not self.disable:
-            from IPython.display import display
-
-            self._handle = display(self.container, display_id=True)
-
-    def close(self) -> None:
-        super().close()
-        handle, self._handle = getattr(self, "_handle", None), None
-        if handle is not None:
-            handle.update(self.container)
-
-
-def progress_bar(iterable: Any = None, **kwargs: Any) -> tqdm:
-    """A ``tqdm.auto`` progress bar (same arguments) whose saved notebook text ends finished."""
-    return _FinishingBar(iterable, **kwargs)
 
 
 def fit(
@@ -323,24 +287,37 @@ def train_autoencoder(
     return history
 
 
+def free_bits_kl(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """The KL term with free bits: each dimension's mean KL over the batch, charged as at least
+    ``free_bits`` nats, summed over dimensions (what :func:`train_vae` minimises per image)."""
+    kl_per_dim = (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar)).mean(0)
+    return kl_per_dim.clamp(min=free_bits).sum()
+
+
 def vae_step(
-    model: VariationalAutoencoder, optimizer: torch.optim.Optimizer, x: torch.Tensor
+    model: VariationalAutoencoder,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    free_bits: float = 0.0,
 ) -> dict[str, float]:
     """One VAE training step on a batch: encode, reparameterize, decode, reconstruction + KL,
     backward, step. Returns the batch's mean ``loss``, ``recon`` and ``kl`` per image.
 
-    Notebook 02 writes these lines out by hand, and a test checks that both agree.
+    With ``free_bits`` the step minimises the KL of :func:`free_bits_kl` instead (the history
+    still reports the true loss). Notebook 02 writes these lines out by hand, and a test
+    checks that both agree.
     """
     mu, logvar = model.encode(x)
     z = model.reparameterize(mu, logvar)
     flat = x.reshape(x.shape[0], -1)
     recon = F.binary_cross_entropy(model.decoder(z), flat, reduction="sum")
     kl = model.kl_divergence(z, mu, logvar)  # each VAE knows its own prior's KL
-    loss = (recon + kl) / x.shape[0]
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
     n = x.shape[0]
+    loss = (recon + kl) / n
+    objective = recon / n + free_bits_kl(mu, logvar, free_bits) if free_bits else loss
+    optimizer.zero_grad(set_to_none=True)
+    objective.backward()
+    optimizer.step()
     return {"loss": loss.item(), "recon": recon.item() / n, "kl": kl.item() / n}
 
 
@@ -358,19 +335,35 @@ def train_vae(
     callback: EpochCallback | None = None,
     val_data: Dataset | None = None,
     lr_schedule: str = "cosine",
+    free_bits: float = 0.0,
 ) -> History:
     """Train by minimising the negative ELBO (reconstruction + KL), reported in nats per image.
 
     With ``val_data`` every epoch also records ``val_neg_elbo`` on the held-out images.
     The learning rate decays along a cosine by default (see :func:`fit`).
+
+    ``free_bits`` (nats per latent dimension) fights posterior collapse, where the KL term
+    pushes the codes onto the prior and the decoder learns to ignore them: the batch's KL of
+    each dimension is charged as at least ``free_bits``, so a dimension below that allowance
+    costs nothing extra and is free to carry information (Kingma et al., 2016, "free bits").
+    The history still records the true ``recon``, ``kl`` and ``loss`` (= recon + kl).
     """
     if not isinstance(model, VariationalAutoencoder):
         raise ValueError(f"train_vae needs a VariationalAutoencoder, got {type(model).__name__}")
+    if not (
+        isinstance(free_bits, (int, float))
+        and not isinstance(free_bits, bool)
+        and math.isfinite(free_bits)
+        and free_bits >= 0
+    ):
+        raise ValueError(f"free_bits must be a number of nats >= 0, got {free_bits!r}")
+    if free_bits and isinstance(model, MixturePriorVAE):
+        raise ValueError("free_bits needs the closed-form KL per dimension of a N(0, I) prior")
     dev = _prepare(model, seed, device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
     def step(x: torch.Tensor) -> dict[str, float]:
-        return vae_step(model, optimizer, x)
+        return vae_step(model, optimizer, x, free_bits)
 
     end_of_epoch = None
     if val_data is not None:

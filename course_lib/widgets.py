@@ -178,7 +178,16 @@ class _ShowsWidget:
 
 
 class LatentSliders(_ShowsWidget):
-    """One slider per latent dimension and the decoded image, updated as the sliders move."""
+    """One slider per latent dimension and the decoded image, updated as the sliders move.
+
+    The browser snaps every slider value to its grid ``min + k * step`` and, if that differs
+    from the kernel's value, sends the snapped value back (a second redraw, and a code that is
+    no longer the one printed). So the sliders use a power-of-two step (1/64) and a range of
+    +-(a power of two): every grid value is then exact in binary, the browser's arithmetic
+    returns it unchanged, and the sliders start from the code rounded to that grid.
+    """
+
+    STEP = 1 / 64  # ~0.016: finer than anything visible, exact in binary
 
     def __init__(
         self,
@@ -195,22 +204,27 @@ class LatentSliders(_ShowsWidget):
         if not (is_number and math.isfinite(value_range) and value_range > 0):
             raise ValueError(f"value_range must be a positive number, got {value_range!r}")
         self.model = model
-        self.base = torch.zeros(self.latent_dim) if z is None else _as_code(z, self.latent_dim)
         self.dims = min(dims, self.latent_dim)
+        code = torch.zeros(self.latent_dim) if z is None else _as_code(z, self.latent_dim)
+        # The starting code as the sliders can hold it: its first dims on the slider grid.
+        code[: self.dims] = torch.round(code[: self.dims].double() / self.STEP).float() * self.STEP
+        self.base = code
+        widest = max(float(value_range), float(code[: self.dims].abs().max()))
+        self.limit = float(2 ** math.ceil(math.log2(widest)))  # 3.0 -> 4.0: a power of two
 
         self.sliders = [
             w.FloatSlider(
                 value=float(self.base[i]),
-                # widen the range if the base code lies outside it, so nothing is clipped
-                min=-max(float(value_range), abs(float(self.base[i]))),
-                max=max(float(value_range), abs(float(self.base[i]))),
-                step=0.05,
+                min=-self.limit,
+                max=self.limit,
+                step=self.STEP,
                 description=f"z[{i}]",
                 readout_format=".2f",
             )
             for i in range(self.dims)
         ]
         self.reset_button = w.Button(description="reset", tooltip="back to the starting code")
+        self.redraws = 0  # images sent to the browser (reset sends one, not one per slider)
         self.image = _image(self.render(self.base))
         self._holding = False  # True while reset moves all sliders: redraw once at the end
         for slider in self.sliders:
@@ -251,11 +265,15 @@ class LatentSliders(_ShowsWidget):
                 slider.value = float(self.base[i])
         finally:
             self._holding = False
+        self._redraw()
+
+    def _redraw(self) -> None:
         self.image.value = self.render(self.z)
+        self.redraws += 1
 
     def _on_change(self, _change: dict[str, Any]) -> None:
         if not self._holding:
-            self.image.value = self.render(self.z)
+            self._redraw()
 
 
 def latent_sliders(
@@ -443,9 +461,17 @@ def _hex_colour(value: str) -> str:
 
 
 class PatternDesigner(_ShowsWidget):
-    """Pick a pattern, two colours, a size and a seed; the pattern redraws as you change them."""
+    """Pick a pattern, two colours, a size and a seed; the pattern redraws as you change them.
+
+    A typed colour applies on Enter (or when the field loses focus); the swatch beside it opens
+    the browser's colour picker. A setting the recipes cannot use ("blurple", seed -5) shows a
+    message naming the field, and the picture keeps that field's last good value, so every other
+    control still works. Wide pictures wrap below the controls and shrink to the output's width
+    instead of covering the controls.
+    """
 
     SIZE_RANGE = (64, 512)
+    SEED_MAX = 2**32 - 1  # numpy's generators take seeds 0 .. 2**32 - 1
 
     def __init__(self, size: int = 256) -> None:
         low, high = self.SIZE_RANGE
@@ -453,42 +479,100 @@ class PatternDesigner(_ShowsWidget):
         self.pattern = w.Dropdown(
             options=list(PATTERN_TYPES), value="mandala", description="pattern"
         )
-        self.primary = w.ColorPicker(value="#FF0000", description="primary")
-        self.secondary = w.ColorPicker(value="#0000FF", description="secondary")
+        # The typed colour is the value that counts; continuous_update=False sends it on Enter.
+        self.primary = w.Text(value="#ff0000", description="primary", continuous_update=False)
+        self.secondary = w.Text(value="#0000ff", description="secondary", continuous_update=False)
+        self.primary_picker = w.ColorPicker(value="#ff0000", concise=True)
+        self.secondary_picker = w.ColorPicker(value="#0000ff", concise=True)
         self.width = w.IntSlider(value=size, min=low, max=high, step=8, description="width")
         self.height = w.IntSlider(value=size, min=low, max=high, step=8, description="height")
         self.seed = w.IntText(value=0, description="seed")
         self.message = w.HTML(value="")
-        self.image = _image()
-        controls = [self.pattern, self.primary, self.secondary, self.width, self.height, self.seed]
-        for control in controls:
+        self.title = _title("")
+        self.image = w.Image(
+            format="png",
+            layout=w.Layout(align_self="flex-start", max_width="100%", height="auto"),
+        )
+        self._good: dict[str, Any] = {}  # each field's last usable value
+        for text, picker in (
+            (self.primary, self.primary_picker),
+            (self.secondary, self.secondary_picker),
+        ):
+            picker.observe(lambda change, text=text: setattr(text, "value", change["new"]), "value")
+        controls = [self.pattern, self.width, self.height, self.seed]
+        for control in (*controls, self.primary, self.secondary):
             control.observe(self._on_change, names="value")
+        colour_rows = [
+            w.HBox([self.primary, self.primary_picker]),
+            w.HBox([self.secondary, self.secondary_picker]),
+        ]
+        panel = w.VBox(
+            [self.pattern, *colour_rows, self.width, self.height, self.seed, self.message],
+            layout=w.Layout(flex="0 0 auto", max_width="100%"),
+        )
         self.widget = w.VBox(
-            [_title(repr(self)), w.HBox([w.VBox([*controls, self.message]), self.image])]
+            [self.title, w.HBox([panel, self.image], layout=w.Layout(flex_flow="row wrap"))]
         )
         self._on_change()
 
     def __repr__(self) -> str:
-        return f"PatternDesigner({len(PATTERN_TYPES)} patterns, {self.size}x{self.size} px)"
+        return (
+            f"PatternDesigner({len(PATTERN_TYPES)} patterns, starts at {self.size}x{self.size} px)"
+        )
+
+    def _field(self, name: str) -> Any:
+        """The value of one field, checked; raises ValueError whose message names the field."""
+        if name in ("primary", "secondary"):
+            try:
+                return _hex_colour(getattr(self, name).value.strip())
+            except ValueError as error:
+                raise ValueError(f"{name} colour: {error}") from None
+        if name == "seed":
+            value = self.seed.value
+            if not 0 <= value <= self.SEED_MAX:
+                raise ValueError(
+                    f"seed must be a whole number from 0 to {self.SEED_MAX}, got {value}"
+                )
+            return int(value)
+        return getattr(self, name).value
 
     def render(self) -> Image.Image:
-        """The pattern for the current settings; raises ValueError if a setting is unusable."""
+        """The pattern for the current settings; raises ValueError naming an unusable setting."""
+        fields = {name: self._field(name) for name in self._FIELDS}
+        return self._draw(fields)
+
+    _FIELDS = ("pattern", "width", "height", "primary", "secondary", "seed")
+
+    def _draw(self, fields: dict[str, Any]) -> Image.Image:
         return create_pattern(
-            self.pattern.value,
-            self.width.value,
-            self.height.value,
-            _hex_colour(self.primary.value),
-            _hex_colour(self.secondary.value),
-            seed=self.seed.value,
+            fields["pattern"],
+            fields["width"],
+            fields["height"],
+            fields["primary"],
+            fields["secondary"],
+            seed=fields["seed"],
         )
 
     def _on_change(self, _change: dict[str, Any] | None = None) -> None:
-        try:
-            self.image.value = to_png_bytes(self.render())
-        except ValueError as error:  # say what is wrong next to the controls, keep the old image
-            self.message.value = f'<span style="color:#b00020">{html.escape(str(error))}</span>'
-        else:
-            self.message.value = ""
+        problems = []
+        for name in self._FIELDS:
+            try:
+                self._good[name] = self._field(name)
+            except ValueError as error:  # keep this field's last good value, say what is wrong
+                problems.append(str(error))
+        for name, picker in (
+            ("primary", self.primary_picker),
+            ("secondary", self.secondary_picker),
+        ):
+            if name in self._good and picker.value.lower() != self._good[name]:
+                picker.value = self._good[name]
+        picture = self._draw(self._good)
+        self.image.value = to_png_bytes(picture)
+        shown = f"{self._good['pattern']}, {picture.width}x{picture.height} px"
+        self.title.value = f"<b>Pattern designer: {html.escape(shown)}</b>"
+        self.message.value = "".join(
+            f'<div style="color:#b00020">{html.escape(problem)}</div>' for problem in problems
+        )
 
 
 def pattern_designer(size: int = 256) -> PatternDesigner:

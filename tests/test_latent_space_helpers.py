@@ -8,10 +8,10 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from course_lib.latent import manifold_grid
+from course_lib.latent import latent_scatter, manifold_grid
 from course_lib.metrics import neighbour_agreement
 from course_lib.models import AutoencoderModel, VariationalAutoencoder
-from course_lib.notebook import latent_scatter, show_plotly
+from course_lib.notebook import show_plotly
 
 
 def test_show_plotly_keeps_the_figure_out_of_the_compared_text():

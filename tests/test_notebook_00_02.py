@@ -101,9 +101,9 @@ def test_train_vae_runs_vae_step_on_every_batch(monkeypatch):
     calls = []
     real = training.vae_step
 
-    def spy(model, optimizer, x):
+    def spy(model, optimizer, x, *rest):
         calls.append(x.shape[0])
-        return real(model, optimizer, x)
+        return real(model, optimizer, x, *rest)
 
     monkeypatch.setattr(training, "vae_step", spy)
     model = VariationalAutoencoder(hidden_dim=16, latent_dim=2)

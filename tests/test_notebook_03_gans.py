@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from course_lib import imaging, training
+from course_lib import imaging, progress, training
 from course_lib.data import load_dataset
 from course_lib.models import Discriminator, Generator
 from course_lib.training import progress_bar, set_seed, train_gan
@@ -133,7 +133,7 @@ def test_the_gan_progress_bars_say_which_run_they_are(capsys, digits):
 
 def test_progress_bar_outside_a_notebook_is_a_plain_tqdm_bar():
     bar = progress_bar(total=2, desc="GAN, weak detective", file=io.StringIO())
-    assert isinstance(bar, training.tqdm)
+    assert isinstance(bar, progress.tqdm)
     bar.update(2)
     bar.close()
     assert bar.n == 2
