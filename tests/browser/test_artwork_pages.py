@@ -163,6 +163,7 @@ def test_choosing_one_of_eight_candidates_sets_the_seed_that_generate_keeps(
     assert page.input_value("#create-form input[name=seed]") == seeds[2]
     assert page.input_value("#create-form input[name=creativity]") == "1.4"
     expect(page.locator("#creativity-value")).to_have_text("1.4")
+    expect(page.locator("#preview")).to_be_in_viewport()  # on a phone the form is above
     screenshot(page, f"{width}-create-candidates")
     violations = [v for v in axe_violations(page) if v["impact"] in BLOCKING_IMPACTS]
     assert not violations, describe_violations(violations)

@@ -44,6 +44,10 @@
     changed.forEach((input) => input.dispatchEvent(new Event(input.type === "range" ? "input" : "change", { bubbles: true })));
     field("seed").dispatchEvent(new Event("change", { bubbles: true }));
     status.textContent = `Seed ${button.dataset.seed} is the preview now; press Generate to keep it.`;
+    // On a phone the form (preview and Generate) sits above the candidates: bring it into view.
+    const preview = document.getElementById("preview");
+    const { top, bottom } = preview.getBoundingClientRect();
+    if (top < 0 || bottom > window.innerHeight) preview.scrollIntoView({ block: "center" });
   };
 
   const addCandidate = async (values, seed, id) => {
@@ -60,8 +64,8 @@
     img.height = 84;
     img.alt = "";
     const label = document.createElement("span");
-    label.className = "d-block small text-secondary text-truncate";
-    label.innerHTML = `<span class="visually-hidden">Keep </span>seed ${seed}`;
+    label.className = "d-block small text-secondary";
+    label.innerHTML = `<span class="visually-hidden">Keep </span>seed <span class="text-nowrap">${seed}</span>`;
     button.append(img, label);
     button.addEventListener("click", () => choose(button, values));
     col.append(button);
