@@ -24,6 +24,7 @@ __all__ = [
     "save_png",
     "titled",
     "to_data_url",
+    "to_gif_bytes",
     "to_pil",
     "to_png_bytes",
 ]
@@ -195,6 +196,24 @@ def to_png_bytes(image: Any, scale: int = 1) -> bytes:
     """Encode an image (anything ``to_pil`` accepts, or a Pillow image) as PNG bytes."""
     buffer = io.BytesIO()
     to_pil(image, scale=scale).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def to_gif_bytes(images: Sequence[Any], scale: int = 1, frame_ms: int = 120) -> bytes:
+    """Encode frames (each anything ``to_pil`` accepts) as an animated GIF that loops forever.
+
+    GIF stores at most 256 colours per frame, plenty for grayscale digits. Pillow folds a frame
+    identical to the one before into it (a longer frame), so the count can be lower than given.
+    """
+    if not images:
+        raise ValueError("a GIF needs at least one frame, got none")
+    if isinstance(frame_ms, bool) or not isinstance(frame_ms, int) or frame_ms < 10:
+        raise ValueError(f"frame_ms must be a whole number of milliseconds >= 10, got {frame_ms!r}")
+    frames = [to_pil(image, scale=scale) for image in images]
+    buffer = io.BytesIO()
+    frames[0].save(
+        buffer, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0
+    )
     return buffer.getvalue()
 
 

@@ -19,7 +19,14 @@ from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-__all__ = ["LatentSpaceExplorer", "interpolate", "lerp", "slerp", "manifold_grid"]
+__all__ = [
+    "LatentSpaceExplorer",
+    "interpolate",
+    "lerp",
+    "manifold_grid",
+    "nearest_neighbours",
+    "slerp",
+]
 
 PROJECTION_METHODS = ("pca", "tsne")
 INTERPOLATION_METHODS = ("linear", "slerp")
@@ -130,6 +137,23 @@ def interpolate(a: Any, b: Any, steps: int = 10, method: str = "linear") -> np.n
     path = path.astype(dtype)
     path[0], path[-1] = a_vec, b_vec  # exact endpoints, whatever the rounding did
     return path
+
+
+def nearest_neighbours(points: Any, target: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and Euclidean distances of the ``k`` rows of ``points`` (n, d) closest to
+    ``target`` (d,), nearest first; ties keep the rows' order."""
+    points = np.asarray(points, dtype=np.float64)
+    target = _as_vector(target, "target vector")
+    if points.ndim != 2 or points.shape[1] != target.size:
+        raise ValueError(
+            f"points must be shaped (n, {target.size}) like the target, got {points.shape}"
+        )
+    n_points = points.shape[0]
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n_points:
+        raise ValueError(f"k must be an integer between 1 and {n_points}, got {k!r}")
+    distances = np.linalg.norm(points - target, axis=1)
+    nearest = np.argsort(distances, kind="stable")[:k]
+    return nearest, distances[nearest]
 
 
 def _input_dtype(value: Any) -> np.dtype:
@@ -338,17 +362,13 @@ class LatentSpaceExplorer:
     def find_similar_points(self, target_vector: Any, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
         """Indices and Euclidean distances of the ``k`` collected latents closest to a target."""
         self._require_collected()
-        n_points, dim = self.latent_vectors.shape
+        dim = self.latent_vectors.shape[1]
         target = _as_vector(target_vector, "target vector")
         if target.size != dim:
             raise ValueError(
                 f"target vector has dimension {target.size} but the latents have dimension {dim}"
             )
-        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= n_points:
-            raise ValueError(f"k must be an integer between 1 and {n_points}, got {k!r}")
-        distances = np.linalg.norm(self.latent_vectors.astype(np.float64) - target, axis=1)
-        nearest = np.argsort(distances, kind="stable")[:k]
-        return nearest, distances[nearest]
+        return nearest_neighbours(self.latent_vectors, target, k)
 
     def generate_interpolation_path(
         self, start_vector: Any, end_vector: Any, steps: int = 10, method: str = "linear"

@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from course_lib import imaging
 from course_lib.imaging import make_grid, save_png, to_data_url, to_pil, to_png_bytes
 
 
@@ -252,3 +253,19 @@ def test_data_url_inlines_encoded_bytes_as_they_are():
         to_data_url(png, scale=2)
     with pytest.raises(ValueError, match="mime must be 'image/png'"):
         to_data_url(torch.rand(1, 28, 28), mime="image/jpeg")
+
+
+def test_to_gif_bytes_writes_a_looping_animation_of_every_frame():
+    frames = [np.full((4, 4), level, dtype=np.uint8) for level in (0, 100, 200)]
+    gif = Image.open(io.BytesIO(imaging.to_gif_bytes(frames, scale=2, frame_ms=50)))
+    assert gif.n_frames == 3 and gif.size == (8, 8) and gif.info["loop"] == 0
+    levels = []
+    for index in range(3):
+        gif.seek(index)
+        levels.append(int(np.asarray(gif.convert("L"))[0, 0]))
+        assert gif.info["duration"] == 50
+    assert levels == [0, 100, 200]
+    with pytest.raises(ValueError, match="at least one frame"):
+        imaging.to_gif_bytes([])
+    with pytest.raises(ValueError, match="frame_ms"):
+        imaging.to_gif_bytes(frames, frame_ms=0)

@@ -8,7 +8,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from course_lib import latent
-from course_lib.latent import LatentSpaceExplorer, interpolate, lerp, slerp
+from course_lib.latent import LatentSpaceExplorer, interpolate, lerp, nearest_neighbours, slerp
 
 # ---- stand-in models with the same interface as course_lib.models ------------------------------
 
@@ -341,3 +341,14 @@ def test_generate_interpolation_path(explorer):
         explorer.generate_interpolation_path(start, end[:2])
     with pytest.raises(ValueError):
         explorer.generate_interpolation_path(start, end, steps=1)
+
+
+def test_nearest_neighbours_orders_rows_by_distance_and_checks_its_input():
+    points = np.array([[3.0, 0.0], [0.0, 1.0], [0.0, -2.0], [0.0, 1.0]])
+    indices, distances = nearest_neighbours(points, [0.0, 0.0], k=3)
+    assert indices.tolist() == [1, 3, 2]  # a tie keeps the rows' order
+    np.testing.assert_allclose(distances, [1.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="shaped"):
+        nearest_neighbours(points, [0.0, 0.0, 0.0], k=1)
+    with pytest.raises(ValueError, match="k must be"):
+        nearest_neighbours(points, [0.0, 0.0], k=5)

@@ -28,7 +28,7 @@ from torch import nn
 
 from course_lib import checkpoints, imaging
 from course_lib.data import load_dataset
-from course_lib.latent import LatentSpaceExplorer
+from course_lib.latent import LatentSpaceExplorer, nearest_neighbours
 from course_lib.latent import interpolate as interpolate_path
 from course_lib.models import AutoencoderModel, Generator, VariationalAutoencoder
 from course_lib.paths import checkpoint_path
@@ -55,6 +55,8 @@ __all__ = [
     "latent_map",
     "latent_size",
     "load_count",
+    "morph_gif",
+    "nearest_codes",
     "png_data_url",
     "preview_png",
 ]
@@ -358,10 +360,15 @@ def decode_latent(method: str, z: Any) -> bytes:
 def interpolate(method: str, z_a: Any, z_b: Any, steps: int = INTERPOLATION_STEPS) -> list[bytes]:
     """PNGs of ``steps`` codes along the spherical path (slerp) from ``z_a`` to ``z_b``."""
     model = get_model(method)
+    return _decode(model, _morph_codes(model, z_a, z_b, steps))
+
+
+def _morph_codes(model: nn.Module, z_a: Any, z_b: Any, steps: int) -> torch.Tensor:
+    """``(steps, d)`` codes along the spherical path (slerp) between two stored codes."""
     start = _latent_tensor(model, z_a, "first artwork's latent vector")
     end = _latent_tensor(model, z_b, "second artwork's latent vector")
     path = interpolate_path(start[0].numpy(), end[0].numpy(), steps=steps, method="slerp")
-    return _decode(model, torch.from_numpy(np.ascontiguousarray(path, dtype=np.float32)))
+    return torch.from_numpy(np.ascontiguousarray(path, dtype=np.float32))
 
 
 # --- the latent-space map ---------------------------------------------------------------------
@@ -479,3 +486,57 @@ def latent_map(
 def png_data_url(png: bytes) -> str:
     """Inline PNG bytes as a ``data:`` URL (for images that are shown but not stored)."""
     return imaging.to_data_url(png, mime="image/png")
+
+
+# --- artwork pages: the animated morph and the nearest codes ---------------------------------
+
+#: How long each frame of the morph GIF shows, in milliseconds.
+MORPH_FRAME_MS = 120
+
+
+def morph_gif(
+    method: str,
+    z_a: Any,
+    z_b: Any,
+    steps: int = INTERPOLATION_STEPS,
+    frame_ms: int = MORPH_FRAME_MS,
+) -> bytes:
+    """The morph from ``z_a`` to ``z_b`` and back as a looping GIF (``2 * steps - 2`` frames: the
+    way back skips both ends, so the loop never pauses on a repeated frame). Nothing is stored."""
+    model = get_model(method)
+    with torch.no_grad():
+        images = list(model.decode(_morph_codes(model, z_a, z_b, steps)))
+    return imaging.to_gif_bytes(images + images[-2:0:-1], scale=DISPLAY_SCALE, frame_ms=frame_ms)
+
+
+def nearest_codes(
+    target: Any, candidates: Sequence[tuple[int, Any]], k: int
+) -> list[tuple[int, float]]:
+    """The ``k`` candidates ``(id, stored code)`` whose codes lie closest to ``target`` in latent
+    space (Euclidean), nearest first, as ``(id, distance)``. Codes that are not flat lists of
+    the target's size (another model's, or tampered) are left out; a junk target finds none."""
+    start = _finite_code(target)
+    if start is None:
+        return []
+    usable = [
+        (pk, code)
+        for pk, stored in candidates
+        if (code := _finite_code(stored, start.size)) is not None
+    ]
+    if not usable or k < 1:
+        return []
+    points = np.stack([code for _, code in usable])
+    indices, distances = nearest_neighbours(points, start, min(k, len(usable)))
+    return [(usable[i][0], float(d)) for i, d in zip(indices, distances, strict=True)]
+
+
+def _finite_code(vector: Any, size: int | None = None) -> np.ndarray | None:
+    """A stored code as a float array if it is a non-empty flat list of finite numbers (of
+    ``size`` numbers when given), else None."""
+    if not latent_size(vector) or (size is not None and len(vector) != size):
+        return None
+    try:
+        array = np.asarray(vector, dtype=np.float64)
+    except (OverflowError, TypeError, ValueError):  # an int too large for a float
+        return None
+    return array if np.all(np.isfinite(array)) else None

@@ -12,5 +12,8 @@ urlpatterns = [
     path("explore/", views.explore, name="explore"),
     path("interpolate/", views.interpolate_pick, name="interpolate_pick"),
     path("interpolate/<int:first_id>/<int:second_id>/", views.interpolate, name="interpolate"),
+    path("interpolate/<int:first_id>/<int:second_id>/morph.gif", views.morph_gif, name="morph_gif"),
+    path("artworks/<int:artwork_id>/", views.artwork_page, name="artwork"),
+    path("artworks/<int:artwork_id>/download/", views.download, name="download"),
     path("artworks/<int:artwork_id>/like/", views.like, name="like"),
 ]

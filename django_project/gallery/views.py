@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from django.db import DatabaseError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.forms import Form
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.text import slugify
 
-from gallery_site.guards import allow
+from gallery_site.guards import allow, error_response
 
 from . import generation
 from .forms import (
@@ -21,6 +23,7 @@ from .forms import (
     different_models_message,
     style_artwork_message,
 )
+from .generation import latent_size
 from .models import GeneratedArtwork, GenerationMethod
 
 logger = logging.getLogger(__name__)
@@ -164,24 +167,10 @@ def interpolate(request: HttpRequest, first_id: int, second_id: int) -> HttpResp
     """A strip of images morphing from one artwork's latent vector to another's."""
     first, second = _artwork_or_404(first_id), _artwork_or_404(second_id)
     context = {"first": first, "second": second, "steps": generation.INTERPOLATION_STEPS}
-    if message := style_artwork_message(first, second):
-        context["error"] = message
-        return render(request, "gallery/interpolate.html", context, status=409)
-    if first.generation_method != second.generation_method:
-        context["error"] = (
-            f"These artworks come from different models ({first.get_generation_method_display()}"
-            f" and {second.get_generation_method_display()}); each model has its own latent "
-            "space, so only artworks made by the same method can be morphed."
-        )
-        return render(request, "gallery/interpolate.html", context, status=400)
-    if message := different_models_message(first, second):
-        # Same method, yet codes of different sizes: made by a model with another latent size.
-        context["error"] = message
-        return render(request, "gallery/interpolate.html", context, status=409)
     try:
-        if message := _retrained_message(first, second):
-            context["error"] = message
-            return render(request, "gallery/interpolate.html", context, status=409)
+        if refusal := _morph_refusal(first, second):
+            context["error"] = refusal.message
+            return render(request, "gallery/interpolate.html", context, status=refusal.status)
         frames = generation.interpolate(
             first.generation_method, first.latent_vector, second.latent_vector
         )
@@ -192,6 +181,34 @@ def interpolate(request: HttpRequest, first_id: int, second_id: int) -> HttpResp
         return render(request, "gallery/interpolate.html", context, status=409)
     context["frames"] = [generation.png_data_url(png) for png in frames]
     return render(request, "gallery/interpolate.html", context)
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """Why a request cannot be served: the status to answer and the message to show."""
+
+    status: int
+    message: str
+
+
+def _morph_refusal(first: GeneratedArtwork, second: GeneratedArtwork) -> _Refusal | None:
+    """Why these two artworks cannot be morphed into each other (the strip and the GIF share
+    the rules), or None. May raise ModelUnavailable (the retrained check loads the model)."""
+    if message := style_artwork_message(first, second):
+        return _Refusal(409, message)
+    if first.generation_method != second.generation_method:
+        return _Refusal(
+            400,
+            f"These artworks come from different models ({first.get_generation_method_display()}"
+            f" and {second.get_generation_method_display()}); each model has its own latent "
+            "space, so only artworks made by the same method can be morphed.",
+        )
+    if message := different_models_message(first, second):
+        # Same method, yet codes of different sizes: made by a model with another latent size.
+        return _Refusal(409, message)
+    if message := _retrained_message(first, second):
+        return _Refusal(409, message)
+    return None
 
 
 def _retrained_message(first: GeneratedArtwork, second: GeneratedArtwork) -> str | None:
@@ -253,3 +270,86 @@ def explore(request: HttpRequest) -> HttpResponse:
         return _unavailable(request, error)
     context = {"form": form, "map": latent_map, "projection": form.cleaned_data["method"]}
     return render(request, "gallery/explore.html", context)
+
+
+# --- one artwork: its page, its PNG, and the morph as an animated GIF -------------------------
+
+NEIGHBOURS = 6  # "more like this" on an artwork page
+NEIGHBOUR_POOL = 1000  # newest same-model artworks searched for them (keeps the page fast)
+MORPH_PARTNERS = 12  # newest same-model artworks offered to "morph from here"
+
+
+def _same_model(artwork: GeneratedArtwork) -> QuerySet[GeneratedArtwork]:
+    """Other artworks whose codes live in the same latent space as this one's: same method and
+    weights (fingerprint), and for a style-studio variation the same style."""
+    others = GeneratedArtwork.objects.filter(
+        generation_method=artwork.generation_method,
+        checkpoint_fingerprint=artwork.checkpoint_fingerprint,
+    ).exclude(pk=artwork.pk)
+    if artwork.generation_method == GenerationMethod.STYLE:
+        others = others.filter(style_id=artwork.style_id)
+    return others
+
+
+def _neighbours(artwork: GeneratedArtwork) -> list[tuple[GeneratedArtwork, float]]:
+    """The artwork's nearest same-model artworks in latent space, with their distances."""
+    pool = _same_model(artwork).values_list("pk", "latent_vector")[:NEIGHBOUR_POOL]
+    nearest = generation.nearest_codes(artwork.latent_vector, list(pool), NEIGHBOURS)
+    found = GeneratedArtwork.objects.in_bulk([pk for pk, _ in nearest])
+    return [(found[pk], distance) for pk, distance in nearest if pk in found]
+
+
+@allow("GET")
+def artwork_page(request: HttpRequest, artwork_id: int) -> HttpResponse:
+    """One artwork large, with its like button, a download, morph partners and neighbours."""
+    artwork = _artwork_or_404(artwork_id)
+    partners = []
+    if artwork.generation_method != GenerationMethod.STYLE:
+        size = latent_size(artwork.latent_vector)
+        newest = _same_model(artwork)[: MORPH_PARTNERS * 2]
+        partners = [a for a in newest if latent_size(a.latent_vector) == size][:MORPH_PARTNERS]
+    context = {
+        "artwork": artwork,
+        "liked": _liked_ids(request),
+        "partners": partners,
+        "neighbours": _neighbours(artwork),
+    }
+    return render(request, "gallery/artwork.html", context)
+
+
+@allow("GET")
+def download(request: HttpRequest, artwork_id: int) -> HttpResponse:
+    """The stored PNG as a download named after the artwork (``Content-Disposition:
+    attachment``), so "Download PNG" saves a file instead of opening the image."""
+    artwork = _artwork_or_404(artwork_id)
+    try:
+        handle = artwork.image_file.open("rb")
+    except (OSError, ValueError):
+        raise Http404(
+            f"The image of artwork #{artwork_id} is missing from the media folder."
+        ) from None
+    name = f"{slugify(artwork.title) or 'artwork'}-{artwork.pk}.png"
+    return FileResponse(handle, as_attachment=True, filename=name, content_type="image/png")
+
+
+@allow("GET")
+def morph_gif(request: HttpRequest, first_id: int, second_id: int) -> HttpResponse:
+    """The morph between two artworks and back as a looping animated GIF download, made on
+    request and never stored; the same rules as the strip refuse the same pairs."""
+    first, second = _artwork_or_404(first_id), _artwork_or_404(second_id)
+    try:
+        if refusal := _morph_refusal(first, second):
+            return error_response(
+                request, refusal.message, refusal.status, json=False, title="Cannot morph these"
+            )
+        gif = generation.morph_gif(
+            first.generation_method, first.latent_vector, second.latent_vector
+        )
+    except generation.ModelUnavailable as error:
+        return _unavailable(request, error)
+    except generation.LatentMismatch as error:
+        message = f"These artworks cannot be morphed with the current model: {error}."
+        return error_response(request, message, 409, json=False, title="Cannot morph these")
+    response = HttpResponse(gif, content_type="image/gif")
+    response["Content-Disposition"] = f'attachment; filename="morph-{first.pk}-{second.pk}.gif"'
+    return response

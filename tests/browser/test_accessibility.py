@@ -91,6 +91,7 @@ def _site_content() -> dict[str, str]:
         "create": "/create/",
         "explore": "/explore/",
         "interpolate": f"/interpolate/{first.pk}/{second.pk}/",
+        "artwork": f"/artworks/{first.pk}/",
         "patterns": "/patterns/",
         "pattern-gallery": "/patterns/gallery/",
         "styles": "/styles/",

@@ -98,6 +98,7 @@
     };
     slider.addEventListener("input", showPreview);
     methodInput.addEventListener("change", showPreview);
+    seedInput.addEventListener("change", showPreview);  // a seed chosen elsewhere (candidates)
     form.querySelector("[data-new-seed]").addEventListener("click", () => { newSeed(); showPreview(); });
     newSeed();
     showPreview();
