@@ -181,16 +181,19 @@ def show_image_file(image_file: Any, width: int | None = None) -> None:
 
 
 def _grid_png(
-    pngs: Iterable[bytes], nrow: int, labels: Iterable[str] = (), title: str = ""
+    pngs: Iterable[bytes], nrow: int, labels: Iterable[str] = (), title: str = "", scale: int = 1
 ) -> bytes:
     """Tile PNG images of one size into one PNG (grayscale), each tile over its label if given,
-    the title drawn above: the picture says what it shows wherever it is seen."""
+    the title drawn above: the picture says what it shows wherever it is seen. ``scale``
+    enlarges the images (nearest neighbour, pixels stay sharp) before the text is added."""
     import numpy as np
     from PIL import Image
 
-    from course_lib.imaging import caption, make_grid, titled, to_png_bytes
+    from course_lib.imaging import caption, make_grid, titled, to_pil, to_png_bytes
 
-    pictures = [np.asarray(Image.open(io.BytesIO(png)).convert("L")) for png in pngs]
+    pictures = [
+        np.asarray(to_pil(Image.open(io.BytesIO(png)).convert("L"), scale=scale)) for png in pngs
+    ]
     labels = list(labels)
     if labels:
         if len(labels) != len(pictures):
@@ -207,11 +210,16 @@ def _grid_png(
 
 
 def show_pngs(
-    pngs: Iterable[bytes], nrow: int = 8, *, labels: Iterable[str] = (), title: str = ""
+    pngs: Iterable[bytes],
+    nrow: int = 8,
+    *,
+    labels: Iterable[str] = (),
+    title: str = "",
+    scale: int = 1,
 ) -> None:
     """Show PNG images of one size (e.g. the frames of an interpolation) as one grid, with a
-    label under each image and a title above the grid when given."""
-    _display_png(_grid_png(pngs, nrow, labels, title))
+    label under each image and a title above the grid when given, ``scale`` times larger."""
+    _display_png(_grid_png(pngs, nrow, labels, title, scale))
 
 
 def show_artworks(artworks: Iterable[Any], nrow: int = 6) -> None:

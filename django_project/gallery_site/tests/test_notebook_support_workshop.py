@@ -213,5 +213,8 @@ def test_show_pngs_labels_each_tile_and_titles_the_grid(monkeypatch):
         assert labelled.height > plain.height + 2 * 14  # a label band and a title band
         # the black tile is still there, under the title and its label band
         assert np.asarray(labelled.convert("L")).min() == 0
+    support.show_pngs(tiles[:1], nrow=1, scale=3)
+    with Image.open(io.BytesIO(shown[2])) as enlarged:
+        assert enlarged.size == (3 * 40 + 2 * 4, 3 * 40 + 2 * 4)
     with pytest.raises(ValueError, match="1 labels for 2 images"):
         support.show_pngs(tiles, labels=["one"])
