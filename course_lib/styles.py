@@ -604,30 +604,44 @@ def style_checks(
     variety: tuple[float, float] = (0.5, 1.25),
     max_colour: float = 0.1,
 ) -> bool:
-    """Print pass/fail lines for a style report against coarse bars; True if all pass.
+    """Print one check line per bar for a style report, the measured value beside it; True if
+    all pass.
 
-    The bars sit well away from typical values, so the lines read the same on every machine,
-    while the report's own numbers move in their last digits.
+    The bars sit well away from typical values and the values are rounded coarsely, so the
+    lines read the same on every machine while the report's own numbers move in their last
+    digits.
     """
+    from .checks import check_value
+
     low, high = variety
-    lines = [
-        (
-            f"reconstructions keep the colours and rough layout (PSNR above {min_psnr:g} dB)",
-            report["reconstruction_psnr_db"] > min_psnr,
+    passed = [
+        check_value(
+            "reconstructions keep the colours and rough layout (PSNR)",
+            report["reconstruction_psnr_db"],
+            at_least=min_psnr,
+            unit="dB",
         ),
-        (
-            f"variations are neither all alike nor noise (variety ratio {low:g} to {high:g})",
-            low <= report["variety_ratio"] <= high,
+        check_value(
+            "variations are neither all alike nor noise (variety ratio)",
+            report["variety_ratio"],
+            at_least=low,
+            at_most=high,
+            digits=2,
         ),
-        ("no variation is a near-copy of an original", report["copy_fraction"] == 0),
-        (
-            f"the palette is kept (average colour within {max_colour:g} of the originals')",
-            report["colour_difference"] < max_colour,
+        check_value(
+            "share of variations that are near-copies of an original",
+            100 * report["copy_fraction"],
+            at_most=0,
+            unit="%",
+        ),
+        check_value(
+            "the palette is kept (average colour difference to the originals)",
+            report["colour_difference"],
+            at_most=max_colour,
+            digits=2,
         ),
     ]
-    for text, passed in lines:
-        print(f"{text}: {'yes' if passed else 'no'}")
-    return all(passed for _, passed in lines)
+    return all(passed)
 
 
 def style_images_from_uploads(files: dict[str, bytes]) -> torch.Tensor:

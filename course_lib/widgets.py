@@ -804,11 +804,20 @@ class StyleUploader(_ShowsWidget):
         self.result = train_style_or_load(self.name, images, **self.settings)
         return self.result
 
-    def _clicked(self, _button: Any = None) -> None:
-        """The button's handler: learn from the uploaded files and show the outcome below."""
+    @staticmethod
+    def show_result(result: Any, *, report: bool = True) -> None:
+        """Show a learned style as the button does: the images, ten variations, and (with
+        ``report``) the brief written report."""
         from .notebook import show
         from .styles import brief_report, variations
 
+        show(result.originals, nrow=10, scale=3, title="your images")
+        show(variations(result.model, 10, seed=0), nrow=10, scale=3, title="variations")
+        if report:
+            print(brief_report(result.report))
+
+    def _clicked(self, _button: Any = None) -> None:
+        """The button's handler: learn from the uploaded files and show the outcome below."""
         self.output.clear_output()
         self.button.disabled = True
         try:
@@ -818,9 +827,7 @@ class StyleUploader(_ShowsWidget):
                 except ValueError as err:
                     print(f"Cannot learn a style from these files: {err}")
                     return
-                show(result.originals, nrow=10, scale=3, title="your images")
-                show(variations(result.model, 10, seed=0), nrow=10, scale=3, title="variations")
-                print(brief_report(result.report))
+                self.show_result(result)
         finally:
             self.button.disabled = False
 

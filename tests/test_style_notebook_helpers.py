@@ -100,9 +100,11 @@ GOOD_REPORT = {
 def test_style_checks_prints_one_line_per_bar(capsys):
     assert styles.style_checks(GOOD_REPORT) is True
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 4 and all(line.endswith(": yes") for line in lines)
-    assert "no variation is a near-copy of an original: yes" in lines
-    assert "PSNR above 13 dB" in lines[0] and "variety ratio 0.5 to 1.25" in lines[1]
+    assert len(lines) == 4 and all(line.startswith("[pass] ") for line in lines)
+    assert lines[0].endswith("(PSNR): 15 dB (bar: at least 13)")
+    assert lines[1].endswith("0.66 (bar: at least 0.50 and at most 1.25)")
+    assert lines[2].endswith("near-copies of an original: 0 % (bar: at most 0)")
+    assert lines[3].endswith("0.04 (bar: at most 0.10)")
 
 
 @pytest.mark.parametrize(
@@ -118,7 +120,7 @@ def test_style_checks_prints_one_line_per_bar(capsys):
 def test_style_checks_fails_the_right_bar(capsys, key, value, line):
     assert styles.style_checks({**GOOD_REPORT, key: value}) is False
     lines = capsys.readouterr().out.splitlines()
-    assert [i for i, text in enumerate(lines) if text.endswith(": no")] == [line]
+    assert [i for i, text in enumerate(lines) if text.startswith("[FAIL]")] == [line]
 
 
 def test_plot_nearest_originals_pairs_each_sample_with_its_nearest_original():

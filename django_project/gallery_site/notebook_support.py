@@ -6,6 +6,9 @@
 - :func:`manage` runs ``python manage.py ...`` in a child process with those same paths;
 - :func:`start_server` / :func:`stop_server` run ``manage.py runserver`` in the background and
   make sure it never outlives the notebook (``atexit``, a context manager, a clean stop);
+  :func:`start_worker` does the same for ``manage.py db_worker``, which runs the background
+  tasks (the style studio's and ``/models/``'s trainings), and :func:`follow_training` polls a
+  training's status URL until it ends;
 - :class:`WebClient` is a tiny browser from the standard library: it keeps cookies (Django's
   CSRF cookie among them) and sends the CSRF token back with every POST, as ``site.js`` does.
 
@@ -47,6 +50,8 @@ __all__ = [
     "Response",
     "Server",
     "WebClient",
+    "Worker",
+    "follow_training",
     "manage",
     "port_is_free",
     "reset_site",
@@ -55,6 +60,7 @@ __all__ = [
     "show_image_file",
     "show_pngs",
     "start_server",
+    "start_worker",
     "stop_server",
     "url_table",
 ]
@@ -70,12 +76,43 @@ def _check_safe_to_wipe(path: Path) -> None:
         raise ValueError(f"refusing to delete {path}: it is not a folder of generated files")
 
 
+def _web_checkpoints(db_path: Path) -> list[Path]:
+    """The checkpoint files of the models this database's site trained from the web.
+
+    They live in the shared checkpoint folder's ``web/`` subfolder, one per record; deleting the
+    database without them would leave files no record names. Read with ``sqlite3`` (no Django).
+    """
+    import sqlite3
+
+    from course_lib.paths import checkpoint_dir
+
+    if not db_path.is_file():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True)) as db:
+            rows = db.execute(
+                "SELECT checkpoint FROM workshop_modelrecord WHERE source = 'web'"
+            ).fetchall()
+    except sqlite3.Error:  # not migrated yet, or not a site database: nothing of ours in it
+        return []
+    folder = (checkpoint_dir() / "web").resolve()
+    paths = []
+    for (relative,) in rows:
+        path = (checkpoint_dir() / str(relative or "")).resolve()
+        if relative and path.parent == folder:  # never a file outside web/ ("../", absolute)
+            paths.append(path)
+    return paths
+
+
 def reset_site(db_path: str | Path, media_root: str | Path) -> None:
-    """Delete a site's SQLite file and media folder, so the next migrate starts from nothing."""
+    """Delete a site's SQLite file and media folder, so the next migrate starts from nothing,
+    and the checkpoints of the models that site trained from the web (``/models/train/``)."""
     db_path, media_root = Path(db_path).resolve(), Path(media_root).resolve()
     if db_path.suffix != ".sqlite3":
         raise ValueError(f"the database must be a .sqlite3 file, got {db_path.name!r}")
     _check_safe_to_wipe(media_root)
+    for checkpoint in _web_checkpoints(db_path):
+        checkpoint.unlink(missing_ok=True)
     for suffix in ("", "-journal", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(media_root, ignore_errors=True)
@@ -143,24 +180,51 @@ def show_image_file(image_file: Any, width: int | None = None) -> None:
     _display_png(png, width)
 
 
-def _grid_png(pngs: Iterable[bytes], nrow: int) -> bytes:
-    """Tile PNG images of one size into one PNG (grayscale)."""
+def _grid_png(
+    pngs: Iterable[bytes], nrow: int, labels: Iterable[str] = (), title: str = "", scale: int = 1
+) -> bytes:
+    """Tile PNG images of one size into one PNG (grayscale), each tile over its label if given,
+    the title drawn above: the picture says what it shows wherever it is seen. ``scale``
+    enlarges the images (nearest neighbour, pixels stay sharp) before the text is added."""
     import numpy as np
     from PIL import Image
 
-    from course_lib.imaging import make_grid, to_png_bytes
+    from course_lib.imaging import caption, make_grid, titled, to_pil, to_png_bytes
 
-    pictures = [np.asarray(Image.open(io.BytesIO(png)).convert("L")) for png in pngs]
-    return to_png_bytes(make_grid(pictures, nrow=nrow, padding=4))
+    pictures = [
+        np.asarray(to_pil(Image.open(io.BytesIO(png)).convert("L"), scale=scale)) for png in pngs
+    ]
+    labels = list(labels)
+    if labels:
+        if len(labels) != len(pictures):
+            raise ValueError(f"{len(labels)} labels for {len(pictures)} images")
+        tiles = [caption(picture, label) for picture, label in zip(pictures, labels, strict=True)]
+        width, height = max(t.width for t in tiles), max(t.height for t in tiles)
+        pictures = []
+        for tile in tiles:  # a label wider than its image widens the tile: pad all alike
+            canvas = Image.new("RGB", (width, height), "white")
+            canvas.paste(tile, ((width - tile.width) // 2, 0))
+            pictures.append(np.asarray(canvas))
+    grid = make_grid(pictures, nrow=nrow, padding=4)
+    return to_png_bytes(titled(grid, title) if title else grid)
 
 
-def show_pngs(pngs: Iterable[bytes], nrow: int = 8) -> None:
-    """Show PNG images of one size (e.g. the frames of an interpolation) as one grid."""
-    _display_png(_grid_png(pngs, nrow))
+def show_pngs(
+    pngs: Iterable[bytes],
+    nrow: int = 8,
+    *,
+    labels: Iterable[str] = (),
+    title: str = "",
+    scale: int = 1,
+) -> None:
+    """Show PNG images of one size (e.g. the frames of an interpolation) as one grid, with a
+    label under each image and a title above the grid when given, ``scale`` times larger."""
+    _display_png(_grid_png(pngs, nrow, labels, title, scale))
 
 
 def show_artworks(artworks: Iterable[Any], nrow: int = 6) -> None:
-    """Print one line per artwork (id, method, title, likes) and show their stored images."""
+    """Print one line per artwork (id, method, title, likes) and show their stored images, each
+    labelled with its id and title."""
     artworks = list(artworks)
     if not artworks:
         print("(no artworks)")
@@ -173,7 +237,7 @@ def show_artworks(artworks: Iterable[Any], nrow: int = 6) -> None:
         )
         with artwork.image_file.open("rb") as handle:
             pngs.append(handle.read())
-    show_pngs(pngs, nrow)
+    show_pngs(pngs, nrow, labels=[f"#{a.pk} {a.title}" for a in artworks])
 
 
 def url_table(fold_admin: bool = True) -> list[tuple[str, str]]:
@@ -327,7 +391,7 @@ class Server:
         self.stop()
 
 
-_running: set[Server] = set()
+_running: set[Server | Worker] = set()
 _running_lock = threading.Lock()
 
 
@@ -375,14 +439,85 @@ def stop_server(server: Server, timeout: float = 10.0) -> None:
         _running.discard(server)
 
 
+# --- the task worker in the background -----------------------------------------------------
+
+#: What ``db_worker`` logs once it polls the task table (django-tasks' database backend).
+WORKER_READY = "Starting worker"
+
+
+@dataclass(eq=False)
+class Worker:
+    """A running ``manage.py db_worker``: it takes queued tasks (trainings) from the database."""
+
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def running(self) -> bool:
+        """True while the worker process is alive."""
+        return self.process.poll() is None
+
+    def log(self) -> str:
+        """Everything the worker printed so far (its start, each task run, errors)."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM (the worker ends the task it runs), SIGKILL after ``timeout`` s; idempotent."""
+        processes.stop(self.process, grace=timeout)
+        with _running_lock:
+            _running.discard(self)
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_worker(
+    db_path: str | Path,
+    media_root: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    interval: float = 0.5,
+    timeout: float = 60.0,
+) -> Worker:
+    """Start ``manage.py db_worker`` for this site, as ``make gallery`` does beside the server,
+    and wait until it polls for tasks (every ``interval`` seconds). Stopped when the notebook's
+    process exits at the latest; logs to ``worker.log`` beside the database.
+
+    The site must be migrated first: the worker reads its tasks from the database.
+    """
+    log_path = Path(db_path).resolve().with_name("worker.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_bytes(b"")
+    command = [sys.executable, "manage.py", "db_worker", "--no-reload", "--no-startup-delay"]
+    process = processes.spawn(
+        [*command, "--interval", f"{interval:g}"],
+        cwd=PROJECT_DIR,
+        env=_child_env(db_path, media_root, env),
+        log=log_path,
+    )
+    worker = Worker(process=process, log_path=log_path)
+    with _running_lock:
+        _running.add(worker)
+    try:
+        processes.wait_until_logged(process, WORKER_READY, log=log_path, timeout=timeout)
+    except BaseException:
+        worker.stop()
+        raise
+    return worker
+
+
 @atexit.register
 def _stop_all() -> None:
-    """Stop every server this process started and did not stop (a failed cell, a kernel exit)."""
+    """Stop every server and worker this process started and did not stop (a failed cell, a
+    kernel exit)."""
     with _running_lock:
-        servers = list(_running)
-    for server in servers:
+        running = list(_running)
+    for process in running:
         with contextlib.suppress(Exception):
-            stop_server(server)
+            process.stop()
 
 
 # --- a small browser --------------------------------------------------------------------------
@@ -448,6 +583,16 @@ class WebClient:
         """GET a path (``/create/``) or a full URL."""
         return self._send(urllib.request.Request(self._url(path), method="GET"))
 
+    def post_json(self, path: str, payload: Any, *, csrf: bool = True) -> Response:
+        """POST a JSON body (``Content-Type: application/json``), the CSRF token in the header
+        like :meth:`post`; for APIs such as ``/models/train/``."""
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if csrf and self.csrf_token:
+            headers["X-CSRFToken"] = self.csrf_token
+        body = json.dumps(payload).encode()
+        request = urllib.request.Request(self._url(path), data=body, headers=headers, method="POST")
+        return self._send(request)
+
     def post(self, path: str, data: Mapping[str, Any], *, csrf: bool = True) -> Response:
         """POST form fields; with ``csrf`` the token from the cookie goes in ``X-CSRFToken``."""
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -456,3 +601,33 @@ class WebClient:
         body = urllib.parse.urlencode({k: str(v) for k, v in data.items()}).encode()
         request = urllib.request.Request(self._url(path), data=body, headers=headers, method="POST")
         return self._send(request)
+
+
+#: Statuses after which a training's status no longer changes (workshop.models.ModelStatus).
+FINISHED = ("done", "failed")
+
+
+def follow_training(
+    client: WebClient, status_url: str, *, timeout: float = 120.0, interval: float = 0.5
+) -> dict[str, Any]:
+    """Poll ``GET status_url`` (``/models/<id>/status/``) until the training is done or failed,
+    and return its last answer ``{status, progress, training_history, metrics, error}``.
+
+    RuntimeError if the site answers anything but 200, or after ``timeout`` seconds with the
+    last status seen (a worker that is not running leaves a training queued forever).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = client.get(status_url)
+        if answer.status != 200:
+            raise RuntimeError(f"GET {status_url} answered {answer.status}: {answer.text[:300]}")
+        payload = answer.json()
+        if payload.get("status") in FINISHED:
+            return payload
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the training is still {payload.get('status')!r} after {timeout:.0f} s "
+                f"({len(payload.get('training_history') or [])} epochs so far); is a worker "
+                "running (start_worker)?"
+            )
+        time.sleep(interval)

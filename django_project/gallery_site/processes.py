@@ -19,7 +19,15 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["HOST", "free_port", "port_is_free", "spawn", "stop", "wait_until_answers"]
+__all__ = [
+    "HOST",
+    "free_port",
+    "port_is_free",
+    "spawn",
+    "stop",
+    "wait_until_answers",
+    "wait_until_logged",
+]
 
 HOST = "127.0.0.1"
 
@@ -101,6 +109,28 @@ def wait_until_answers(
                 f"with:\n{_log_tail(log)}"
             )
         time.sleep(0.2)
+
+
+def wait_until_logged(
+    process: subprocess.Popen, text: str, *, log: Path, timeout: float = 60.0
+) -> None:
+    """Wait until ``text`` appears in ``log`` (a process with no HTTP port, e.g. a task worker,
+    saying it is ready); RuntimeError with the end of the log if it exits first or times out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if log.is_file() and text in log.read_text(errors="replace"):
+            return
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the process exited with code {process.returncode} before logging {text!r}; "
+                f"its log ends with:\n{_log_tail(log)}"
+            )
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the process did not log {text!r} within {timeout:.0f} s; its log ends "
+                f"with:\n{_log_tail(log)}"
+            )
+        time.sleep(0.1)
 
 
 def stop(process: subprocess.Popen, grace: float = 10.0) -> None:
