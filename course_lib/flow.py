@@ -184,6 +184,10 @@ class LatentFlowModel(nn.Module):
         """Autoencoder codes -> the flow's data space (zero mean, unit spread per number)."""
         return (codes - self.code_mean) / self.code_std
 
+    def destandardise(self, x: torch.Tensor) -> torch.Tensor:
+        """The flow's data space -> autoencoder codes: the inverse of :meth:`standardise`."""
+        return x * self.code_std + self.code_mean
+
     # --- the sampler ----------------------------------------------------------------------
 
     def _guided_velocity(self, x, t, classes, guidance: float) -> torch.Tensor:
@@ -247,7 +251,7 @@ class LatentFlowModel(nn.Module):
         return torch.stack([self._to_images(x) for x in points])
 
     def _to_images(self, x: torch.Tensor) -> torch.Tensor:
-        return self.autoencoder.decode(x * self.code_std + self.code_mean)
+        return self.autoencoder.decode(self.destandardise(x))
 
     @torch.no_grad()
     def decode(

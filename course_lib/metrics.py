@@ -343,6 +343,34 @@ def _frechet(a: np.ndarray, b: np.ndarray) -> float:
     return float(max(value, 0.0))
 
 
+#: The real digits' side of sample_quality, per (judge, n_reference): judging 1,000 held-out
+#: and n_reference training digits is most of the cost of a call, and it never changes for a
+#: given judge, so a sweep (steps, guidance, epochs) pays for it once. The key holds a checksum
+#: of the judge's weights (a judge trained further is judged afresh); the value holds the judge,
+#: so its id cannot be reused by another object while the entry lives.
+_REFERENCES: dict[tuple, tuple[DigitClassifier, np.ndarray, np.ndarray, float, float]] = {}
+
+
+def _real_reference(
+    classifier: DigitClassifier, n_reference: int
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Features of the held-out and of ``n_reference`` training digits, the held-out digits'
+    classifier score and the real-vs-real Fréchet distance (computed once per judge)."""
+    with torch.no_grad():
+        checksum = sum(float(p.double().abs().sum()) for p in classifier.parameters())
+    key = (id(classifier), n_reference, checksum)
+    if key not in _REFERENCES:
+        held_out = load_dataset("mnist5k", "test").images
+        train = load_dataset("mnist5k", "train").images[:n_reference]
+        f_test, p_test = _judge(held_out, classifier, "held-out digits")
+        f_train, _ = _judge(train, classifier, "training digits")
+        if len(_REFERENCES) >= 8:  # a few judges at most; forget the oldest
+            del _REFERENCES[next(iter(_REFERENCES))]
+        entry = (classifier, f_test, f_train, _score(p_test), _frechet(f_train, f_test))
+        _REFERENCES[key] = entry
+    return _REFERENCES[key][1:]
+
+
 def sample_quality(
     samples: Any, *, n_reference: int = 1000, classifier: DigitClassifier | None = None
 ) -> dict[str, float]:
@@ -358,16 +386,13 @@ def sample_quality(
     Pass as many samples as ``n_reference`` (1,000) so the two distances are comparable.
     """
     classifier = classifier or digit_classifier()
-    held_out = load_dataset("mnist5k", "test").images
-    train = load_dataset("mnist5k", "train").images[:n_reference]
     f_samples, p_samples = _judge(samples, classifier, "samples")
-    f_test, p_test = _judge(held_out, classifier, "held-out digits")
-    f_train, _ = _judge(train, classifier, "training digits")
+    f_test, f_train, real_score, real_fd = _real_reference(classifier, n_reference)
     result = {
         "score": _score(p_samples),
-        "real_score": _score(p_test),
+        "real_score": real_score,
         "fd": _frechet(f_samples, f_test),
-        "real_fd": _frechet(f_train, f_test),
+        "real_fd": real_fd,
     }
     result["score_ratio"] = result["score"] / result["real_score"]
     result["fd_ratio"] = result["fd"] / result["real_fd"]

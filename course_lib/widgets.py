@@ -1,6 +1,6 @@
 """Interactive front ends for the notebooks: sliders over latent codes, paths, temperature,
-the pattern studio and a live training monitor (core ipywidgets 8 only, so they render in
-JupyterLab 4 with no extension to install).
+a flow's sampling steps, the pattern studio and a live training monitor (core ipywidgets 8
+only, so they render in JupyterLab 4 with no extension to install).
 
 Every widget here is a small class that holds its ipywidgets container in ``.widget`` and
 offers plain methods (``render``, ``frame``, ``z``...) that work without a browser, so tests and
@@ -38,12 +38,14 @@ __all__ = [
     "LatentSliders",
     "InterpolationSlider",
     "TemperatureSlider",
+    "FlowFilm",
     "PatternDesigner",
     "TrainingMonitor",
     "StyleUploader",
     "latent_sliders",
     "interpolation_slider",
     "temperature_slider",
+    "flow_film",
     "pattern_designer",
     "measure_latency",
 ]
@@ -444,6 +446,58 @@ def temperature_slider(
     """A slider from temperature 0 (every sample the same) to ``max_temperature`` over fixed
     noise."""
     return TemperatureSlider(model, n=n, seed=seed, scale=scale, max_temperature=max_temperature)
+
+
+# --- a flow's sampling, step by step ---------------------------------------------------------
+
+
+class FlowFilm(_ShowsWidget):
+    """A slider over a flow's integration steps: the decoded images at each step, from noise
+    (step 0) to the finished digits. The path is integrated once, so the slider only picks a
+    frame."""
+
+    def __init__(self, model: Any, z: torch.Tensor, steps: int = 20, scale: int = 3) -> None:
+        _check_model(model)
+        if not callable(getattr(model, "path", None)):
+            raise ValueError(
+                f"{type(model).__name__} has no path(z, steps): a film needs a flow model"
+            )
+        self.steps = _check_int("steps", steps, 1)
+        self.scale = _check_int("scale", scale, 1)
+        self.model = model
+        with _inference(model):
+            self.frames = model.path(z, steps=self.steps).detach().cpu()  # (steps + 1, n, ...)
+        self.slider = w.IntSlider(value=self.steps, min=0, max=self.steps, description="step")
+        self.image = _image(to_png_bytes(self.render(self.steps)))
+        self.slider.observe(self._on_change, names="value")
+        self.widget = w.VBox([_title(repr(self)), self.slider, self.image])
+
+    def __repr__(self) -> str:
+        n = self.frames.shape[1]
+        return f"FlowFilm({type(self.model).__name__}, {n} samples, {self.steps} steps)"
+
+    def images(self, step: int) -> torch.Tensor:
+        """The ``n`` images after ``step`` integration steps (0: the decoded noise)."""
+        return self.frames[_check_int("step", step, 0, self.steps)]
+
+    def render(self, step: int) -> Image.Image:
+        """The grid the slider shows at ``step``, 8 per row."""
+        return make_grid(self.images(step), nrow=8, scale=self.scale)
+
+    def strip(self, steps: Sequence[int]) -> torch.Tensor:
+        """A static film: one row per sample, one column per step in ``steps``."""
+        if not steps:
+            raise ValueError("steps must name at least one step to show")
+        columns = torch.stack([self.images(step) for step in steps], dim=1)
+        return columns.flatten(0, 1)
+
+    def _on_change(self, change: dict[str, Any]) -> None:
+        self.image.value = to_png_bytes(self.render(change["new"]))
+
+
+def flow_film(model: Any, z: torch.Tensor, steps: int = 20, scale: int = 3) -> FlowFilm:
+    """A slider over the ``steps`` integration steps that turn the codes ``z`` into digits."""
+    return FlowFilm(model, z, steps=steps, scale=scale)
 
 
 # --- pattern studio -------------------------------------------------------------------------

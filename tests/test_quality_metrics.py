@@ -213,3 +213,29 @@ def test_conv_gan_round_trips_through_a_checkpoint(tmp_path):
     x = torch.rand(3, 1, 28, 28)
     critic.eval()
     assert torch.allclose(checkpoints.load(tmp_path / "d.pt")(x), critic(x))
+
+
+def test_sample_quality_judges_the_real_digits_once_per_judge(monkeypatch):
+    """A sweep (steps, guidance) pays for the real digits' features once, not per call, and a
+    judge whose weights change is judged afresh."""
+    torch.manual_seed(0)
+    judge = DigitClassifier().eval()  # untrained is enough to count the calls
+    samples = torch.rand(20, 1, 28, 28)
+    calls = []
+    real_judge = metrics._judge
+
+    def spy(images, classifier, name):
+        calls.append(name)
+        return real_judge(images, classifier, name)
+
+    monkeypatch.setattr(metrics, "_judge", spy)
+    first = metrics.sample_quality(samples, n_reference=20, classifier=judge)
+    second = metrics.sample_quality(samples, n_reference=20, classifier=judge)
+    assert first == second
+    assert calls.count("held-out digits") == 1 and calls.count("samples") == 2
+    metrics.sample_quality(samples, n_reference=30, classifier=judge)
+    assert calls.count("held-out digits") == 2  # another reference size: its own entry
+    with torch.no_grad():
+        judge.head.bias.add_(1.0)
+    metrics.sample_quality(samples, n_reference=20, classifier=judge)
+    assert calls.count("held-out digits") == 3
