@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.db.models import Count, F, Q
 from django.forms import Form
@@ -12,8 +13,9 @@ from django.shortcuts import redirect, render
 
 from gallery_site.guards import allow
 
-from . import generation
+from . import generation, records
 from .forms import (
+    MODEL_ERROR,
     CreateArtworkForm,
     ExploreForm,
     InterpolatePickForm,
@@ -66,30 +68,53 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "gallery/index.html", context)
 
 
+def _create_page(request: HttpRequest) -> HttpResponse:
+    """The creation page; ``?model=<id>`` (a card's link on /models/) preselects that model."""
+    wanted = request.GET.get("model")
+    if wanted is None:
+        return render(request, "gallery/create.html", {"form": CreateArtworkForm()})
+    form = CreateArtworkForm()
+    try:
+        record = form.fields["model"].clean(wanted)
+    except ValidationError:
+        record = None
+    if record is None:
+        context = {"form": form, "error": f"{MODEL_ERROR} (asked for {wanted[:20]!r})"}
+        return render(request, "gallery/create.html", context, status=404)
+    form = CreateArtworkForm(initial={"method": record.gallery_method, "model": record.pk})
+    return render(request, "gallery/create.html", {"form": form})
+
+
 @allow("GET", "POST", json=True)
 def create(request: HttpRequest) -> HttpResponse:
-    """GET: the creation page. POST: generate an artwork, store it, answer JSON."""
+    """GET: the creation page. POST: generate an artwork with the chosen (or default) model,
+    store it with a link to that model's record, answer JSON."""
     if request.method == "GET":
-        return render(request, "gallery/create.html", {"form": CreateArtworkForm()})
+        return _create_page(request)
 
     form = CreateArtworkForm(request.POST)
     if not form.is_valid():
         return JsonResponse({"success": False, "errors": _form_errors(form)}, status=400)
-    method = form.cleaned_data["method"]
+    method, data = form.cleaned_data["method"], form.cleaned_data
     try:
+        source, record = records.source_for(method, data["model"])
         image = generation.generate(
-            method, form.cleaned_data["creativity"], seed=form.cleaned_data["seed"]
+            method, data["creativity"], seed=data["seed"], digit=data["digit"], source=source
         )
+        record = record or records.record_of(source)
     except generation.ModelUnavailable as error:
         return JsonResponse({"success": False, "error": str(error)}, status=503)
+    except generation.NoDigitChoice as error:
+        return JsonResponse({"success": False, "errors": {"digit": [str(error)]}}, status=400)
     try:
         artwork = GeneratedArtwork.objects.create_with_image(
-            title=form.cleaned_data["title"] or GeneratedArtwork.default_title(),
+            title=data["title"] or GeneratedArtwork.default_title(),
             generation_method=method,
             png_bytes=image.png_bytes,
             latent_vector=image.latent_vector,
             checkpoint_name=image.checkpoint_name,
             checkpoint_fingerprint=image.checkpoint_fingerprint,
+            model_record=record,
         )
     except (DatabaseError, OSError):
         logger.exception("could not store a new %s artwork", method)
@@ -106,6 +131,9 @@ def create(request: HttpRequest) -> HttpResponse:
             "method": artwork.generation_method,
             "method_label": artwork.get_generation_method_display(),
             "likes": artwork.likes,
+            "digit": image.digit,
+            "model_id": record.pk if record else None,
+            "model_name": record.name if record else image.checkpoint_name,
         }
     )
 
@@ -113,21 +141,28 @@ def create(request: HttpRequest) -> HttpResponse:
 @allow("GET", json=True)
 def preview(request: HttpRequest, method: str) -> HttpResponse:
     """``GET /generate/<METHOD>.png``: a new image at the model's own 28x28 pixels, nothing
-    stored. ``?creativity=`` (0.1 to 2.0) and ``?seed=`` (the same seed, the same image, and
-    ``POST /create/`` with that seed keeps it). Refusals are JSON with a message."""
+    stored. ``?creativity=`` (0.1 to 2.0), ``?seed=`` (the same seed, the same image, and
+    ``POST /create/`` with that seed keeps it), ``?digit=`` (0-9, class-conditional models)
+    and ``?model=`` (a model record's id). Refusals are JSON with a message."""
     if method not in generation.CHECKPOINTS:
-        message = f"{method[:40]!r} is not a generation method; use VAE, GAN or AUTOENCODER."
+        message = (
+            f"{method[:40]!r} is not a generation method; use {', '.join(generation.CHECKPOINTS)}."
+        )
         return JsonResponse({"success": False, "error": message}, status=404)
-    form = PreviewForm(request.GET)
+    form = PreviewForm(request.GET, method)
     if not form.is_valid():
         message = " ".join(sum(_form_errors(form).values(), []))
         return JsonResponse({"success": False, "error": message}, status=400)
+    data = form.cleaned_data
     try:
+        source, _ = records.source_for(method, data["model"])
         png = generation.preview_png(
-            method, form.cleaned_data["creativity"], form.cleaned_data["seed"]
+            method, data["creativity"], data["seed"], digit=data["digit"], source=source
         )
     except generation.ModelUnavailable as error:
         return JsonResponse({"success": False, "error": str(error)}, status=503)
+    except generation.NoDigitChoice as error:
+        return JsonResponse({"success": False, "error": str(error)}, status=400)
     response = HttpResponse(png, content_type="image/png")
     # A seeded image is the same until the model is retrained; a random one never repeats.
     seeded = form.cleaned_data["seed"] is not None
@@ -178,12 +213,16 @@ def interpolate(request: HttpRequest, first_id: int, second_id: int) -> HttpResp
         # Same method, yet codes of different sizes: made by a model with another latent size.
         context["error"] = message
         return render(request, "gallery/interpolate.html", context, status=409)
+    if message := _different_records_message(first, second):
+        context["error"] = message
+        return render(request, "gallery/interpolate.html", context, status=409)
     try:
-        if message := _retrained_message(first, second):
+        source = _source_of(first, second)
+        if message := _retrained_message(first, second, source):
             context["error"] = message
             return render(request, "gallery/interpolate.html", context, status=409)
         frames = generation.interpolate(
-            first.generation_method, first.latent_vector, second.latent_vector
+            first.generation_method, first.latent_vector, second.latent_vector, source=source
         )
     except generation.ModelUnavailable as error:
         return _unavailable(request, error)
@@ -194,10 +233,34 @@ def interpolate(request: HttpRequest, first_id: int, second_id: int) -> HttpResp
     return render(request, "gallery/interpolate.html", context)
 
 
-def _retrained_message(first: GeneratedArtwork, second: GeneratedArtwork) -> str | None:
-    """Why the artworks' codes no longer fit the current weights (the model was retrained since
-    they were made), or None. Rows made before fingerprints were recorded (blank) pass."""
-    name, current = generation.checkpoint_of(first.generation_method)
+def _source_of(first: GeneratedArtwork, second: GeneratedArtwork) -> generation.Served:
+    """The model that decodes both artworks' codes: the record that made them (either's, if
+    only one has a link), else the method's default now."""
+    record_id = first.model_record_id or second.model_record_id
+    record = records.finished_records().filter(pk=record_id).first() if record_id else None
+    source, _ = records.source_for(first.generation_method, record)
+    return source
+
+
+def _different_records_message(first: GeneratedArtwork, second: GeneratedArtwork) -> str | None:
+    """Why two artworks made by two different model records cannot be morphed, or None."""
+    ids = first.model_record_id, second.model_record_id
+    if None in ids or ids[0] == ids[1]:
+        return None
+    return (
+        f"#{first.pk} and #{second.pk} were made by different models (#{ids[0]} and #{ids[1]} "
+        "on the models page); each model has its own latent space, so only artworks of one "
+        "model can be morphed."
+    )
+
+
+def _retrained_message(
+    first: GeneratedArtwork, second: GeneratedArtwork, source: generation.Served
+) -> str | None:
+    """Why the artworks' codes no longer fit the weights that would decode them (the model was
+    retrained since they were made), or None. Rows made before fingerprints were recorded
+    (blank) pass."""
+    name, current = source.checkpoint_name, source.checkpoint_fingerprint
     stale = [
         artwork
         for artwork in (first, second)
