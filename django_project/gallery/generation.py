@@ -222,13 +222,14 @@ RETRAIN_ADVICE = (
 )
 
 
-def _load(method: str) -> nn.Module:
-    """Read the checkpoint, turning every way it can fail into a ModelUnavailable.
+def _load(method: str, name: str | None = None) -> nn.Module:
+    """Read the checkpoint (``name``, by default the method's own), turning every way it can
+    fail into a ModelUnavailable.
 
     Failures are never cached: the next request reads the file again, so a checkpoint that was
     fixed (retrained) is used at once, without restarting the server.
     """
-    name = CHECKPOINTS[method]
+    name = name or CHECKPOINTS[method]
     path = checkpoint_path(name)
     label = METHOD_LABELS[method]
     if not path.is_file():
@@ -302,10 +303,11 @@ def served_from(
     return Served(method, model.eval(), checkpoint_name, fingerprint, record_id)
 
 
-def check_checkpoint(method: str) -> None:
-    """Raise ModelUnavailable if ``method``'s checkpoint is missing or unusable (no caching)."""
+def check_checkpoint(method: str, name: str | None = None) -> None:
+    """Raise ModelUnavailable if ``method``'s checkpoint (or its lesson model's, ``name``) is
+    missing or unusable (no caching)."""
     _check_method(method)
-    _load(method)
+    _load(method, name)
 
 
 def load_count(method: str) -> int:
