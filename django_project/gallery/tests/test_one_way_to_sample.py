@@ -10,7 +10,7 @@ import torch
 
 from course_lib import checkpoints, recipes
 from course_lib.__main__ import main
-from course_lib.models import ConvGenerator, Generator, MixturePriorVAE
+from course_lib.models import ConvGenerator, MixturePriorVAE
 from course_lib.paths import checkpoint_dir, checkpoint_path
 from gallery import generation
 
