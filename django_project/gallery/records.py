@@ -10,6 +10,7 @@ draws with.
 
 from __future__ import annotations
 
+from django.db import IntegrityError
 from django.db.models import QuerySet
 
 from course_lib.paths import checkpoint_path
@@ -54,8 +55,11 @@ def record_of(source: generation.Served) -> ModelRecord | None:
     registered now (one record per checkpoint, never a copy of the weights)."""
     if source.record_id is not None:
         return ModelRecord.objects.filter(pk=source.record_id).first()
-    (registration,) = services.register_checkpoints([checkpoint_path(source.checkpoint_name)])
-    record = registration.record
+    try:
+        (registration,) = services.register_checkpoints([checkpoint_path(source.checkpoint_name)])
+        record = registration.record
+    except IntegrityError:  # another request registered the same file a moment before
+        record = ModelRecord.objects.filter(checkpoint=f"{source.checkpoint_name}.pt").first()
     if record is None or record.fingerprint != source.checkpoint_fingerprint:
         return None  # the file changed under us: keep the artwork, without a link
     return record
