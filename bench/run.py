@@ -151,6 +151,14 @@ def gallery_checkpoints() -> dict[str, str]:
     return dict(generation.CHECKPOINTS)
 
 
+def lesson_checkpoints() -> dict[str, str]:
+    """The lesson's own models the gallery keeps beside its best ones (the MLP GAN, the VAE)."""
+    gallery_checkpoints()  # puts the Django project on the path
+    from gallery import generation
+
+    return dict(generation.LESSON_CHECKPOINTS)
+
+
 def train_recipe(name: str, data, epochs: int) -> tuple[torch.nn.Module, list[dict]]:
     """Build the model of recipe ``name`` and train it on ``data`` as the recipe says, but for
     ``epochs`` epochs; returns the model (a GAN's generator) and its history."""
@@ -176,7 +184,7 @@ def prepare_checkpoints(cfg: Config) -> Path:
 
     if _prepared is not None:
         return _prepared
-    names = gallery_checkpoints().values()
+    names = [*gallery_checkpoints().values(), *lesson_checkpoints().values()]
     missing = [name for name in names if not checkpoint_path(name).is_file()]
     if missing and cfg.smoke:
         folder = tempfile.mkdtemp(prefix="bench-smoke-data-")
@@ -293,11 +301,13 @@ def bench_http(cfg: Config) -> list[Row]:
     (raw sockets, one connection per request, `bench/serving.py`) for a fixed time after a
     warm-up, and reported as figures, with no bar. For scale, `POST /create/` (which also
     stores the PNG and writes a row) and Django's form page, with `2 x workers` clients. Each
-    server is measured while the other sits idle."""
+    server is measured while the other sits idle. Then every method the gallery serves (the
+    course's best model of each family), `GET /generate/<METHOD>.png` and `POST /create/`, each
+    with 20 concurrent clients: requests per second, p50 and p95."""
     from course_lib.paths import checkpoint_path
 
     prepare_checkpoints(cfg)
-    lesson_checkpoint = str(checkpoint_path(gallery_checkpoints()["GAN"]))
+    lesson_checkpoint = str(checkpoint_path(lesson_checkpoints()["GAN"]))
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         folder = Path(tmp)
         env = _site_env(folder)
@@ -335,6 +345,18 @@ def bench_http(cfg: Config) -> list[Row]:
             preview = _drive(gallery_server, preview_request, cfg, HTTP_CLIENTS)
             gallery = _drive(gallery_server, create, cfg)
             page = _drive(gallery_server, serving.get("/create/"), cfg)
+            per_method = {}
+            for method in gallery_checkpoints():
+                post = serving.form_post(
+                    "/create/",
+                    f"method={method}&creativity=1.0",
+                    {"Cookie": f"csrftoken={token}", "X-CSRFToken": token},
+                )
+                get = serving.get(f"/generate/{method}.png?creativity=1.0")
+                per_method[method] = (
+                    _drive(gallery_server, get, cfg, HTTP_CLIENTS),
+                    _drive(gallery_server, post, cfg, HTTP_CLIENTS),
+                )
 
             lesson_server.wait_ready("/")
             lesson = _drive(lesson_server, serving.form_post("/", ""), cfg, HTTP_CLIENTS)
@@ -392,14 +414,23 @@ def bench_http(cfg: Config) -> list[Row]:
             ),
         )
     ]
-    results = (preview, gallery, page)
+    named = {"preview": preview, "create": gallery, "page": page}
+    for method, (get, post) in per_method.items():
+        for name, result in ((f"`GET /generate/{method}.png`", get), ("`POST /create/`", post)):
+            rows.append(
+                Row(
+                    f"per method: {name} with {method} ({gallery_checkpoints()[method]}), "
+                    f"{HTTP_CLIENTS} concurrent clients",
+                    course=f"p50 {format_seconds(result.percentile(50))}, "
+                    f"p95 {format_seconds(result.percentile(95))}, {rate(result)}",
+                )
+            )
+        named[f"{method} preview"], named[f"{method} create"] = get, post
+    results = tuple(named.values())
     rows.append(
         Row(
             "answers other than 200, failed connections",
-            course="; ".join(
-                f"{name}: {problems(r)}"
-                for name, r in zip(("preview", "create", "page"), results, strict=True)
-            ),
+            course="; ".join(f"{name}: {problems(r)}" for name, r in named.items()),
             baseline=problems(lesson),
             bar="none",
             passed=all(r.errors == 0 for r in (*results, lesson)),

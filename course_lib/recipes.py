@@ -102,6 +102,11 @@ RECIPES: dict[str, Recipe] = {
         "ae", "mnist5k", {"hidden_dim": 256, "latent_dim": 32}, epochs=20, lr=3e-3
     ),
     "vae_mnist5k": Recipe("vae", "mnist5k", {"hidden_dim": 400, "latent_dim": 32}, epochs=40),
+    # The gallery's VAE: the lesson's VAE with a learned mixture prior (notebook 03b's upgrade),
+    # sampled from that prior through ``codes``.
+    "mvae_mnist5k": Recipe(
+        "mixture_vae", "mnist5k", {"hidden_dim": 400, "latent_dim": 32}, epochs=40
+    ),
     "vae2d_mnist5k": Recipe(
         "vae", "mnist5k", {"hidden_dim": 256, "latent_dim": 2}, epochs=40, lr=3e-3
     ),

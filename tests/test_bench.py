@@ -129,6 +129,17 @@ def test_smoke_report_rows_are_well_formed(smoke_report: str):
         assert RATIO.match(row["ratio"]), row
         for side in ("this course", "lesson-style baseline"):
             assert re.match(r"\d+\.\d/s \(\d+ in", row[side]), row
+    # Every method the gallery serves, previewed and kept, under the same 20 clients.
+    for method in ("VAE", "GAN", "AUTOENCODER", "FLOW"):
+        for request in (f"`GET /generate/{method}.png`", "`POST /create/`"):
+            row = next(
+                row
+                for row in http
+                if row["measurement"].startswith(f"per method: {request} with {method} (")
+            )
+            assert "20 concurrent clients" in row["measurement"], row
+            figures = r"p50 \d+(\.\d+)? m?s, p95 \d+(\.\d+)? m?s, \d+\.\d/s \(\d+ in"
+            assert re.match(figures, row["this course"]), row
     # Every request got a 200: CSRF, the form, the model and the lesson app all worked.
     errors = next(row for row in http if row["measurement"].startswith("answers other than 200"))
     assert errors["result"] == "pass", errors

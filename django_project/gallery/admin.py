@@ -20,6 +20,7 @@ class GeneratedArtworkAdmin(admin.ModelAdmin):
         "latent_vector",
         "checkpoint_name",
         "checkpoint_fingerprint",
+        "model_record",
         "style",
         "variation_index",
     )
@@ -32,6 +33,7 @@ class GeneratedArtworkAdmin(admin.ModelAdmin):
         "latent_vector",
         "checkpoint_name",
         "checkpoint_fingerprint",
+        "model_record",
         "style",
         "variation_index",
         "creation_timestamp",

@@ -11,9 +11,18 @@ from .generation import (
     PROJECTIONS,
     latent_size,
 )
-from .models import GeneratedArtwork, GenerationMethod
+from .models import DIGIT_METHODS, GeneratedArtwork, GenerationMethod
+from .records import finished_records
 
 CREATIVITY_ERROR = f"Creativity must be a number from {CREATIVITY_MIN} to {CREATIVITY_MAX}."
+CREATIVITY_HELP = (
+    f"How far from the model's most typical drawings to wander: {CREATIVITY_MIN} gives the "
+    f"plainest, most typical digits, {CREATIVITY_DEFAULT} draws as the model learned to, "
+    f"{CREATIVITY_MAX} gives wild ones that may not be digits at all."
+)
+METHOD_NAMES = ", ".join(str(code) for code in DIGIT_METHODS)
+DIGIT_ERROR = "The digit must be one of 0 to 9 (or empty for any digit)."
+MODEL_ERROR = "There is no finished model with that id; pick one listed on /models/."
 #: Seeds are what ``torch.Generator.manual_seed`` takes reproducibly everywhere: 0 to 2**32 - 1.
 SEED_MAX = 2**32 - 1
 SEED_ERROR = f"The seed must be a whole number from 0 to {SEED_MAX}."
@@ -39,19 +48,84 @@ class SeedField(forms.IntegerField):
         return int(text)
 
 
+class DigitField(forms.TypedChoiceField):
+    """ "Which digit?": empty for any digit, else 0 to 9 (class-conditional models only)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(
+            choices=[("", "Any digit")] + [(str(d), str(d)) for d in range(10)],
+            coerce=int,
+            empty_value=None,
+            required=False,
+            error_messages={"invalid_choice": DIGIT_ERROR},
+            **kwargs,
+        )
+
+
+class RecordSelect(forms.Select):
+    """A select of model records whose options name their method (``data-method``), so the
+    page can offer only the models of the chosen method."""
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        record = getattr(value, "instance", None)
+        if record is not None:
+            option["attrs"]["data-method"] = record.gallery_method
+        return option
+
+
+class RecordField(forms.ModelChoiceField):
+    """A finished model record (``workshop.ModelRecord``) to draw with; empty: the default."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("widget", RecordSelect(attrs={"class": "form-select"}))
+        super().__init__(
+            queryset=finished_records(),
+            required=False,
+            empty_label="The gallery's default",
+            error_messages={"invalid_choice": MODEL_ERROR},
+            **kwargs,
+        )
+
+    def label_from_instance(self, obj) -> str:
+        default = ", the default" if obj.is_default else ""
+        return f"{obj.name} ({obj.architecture}{default})"
+
+
+def check_record_method(form: forms.Form) -> None:
+    """A chosen model must be of the chosen method's family (an error on ``model``)."""
+    method, record = form.cleaned_data.get("method"), form.cleaned_data.get("model")
+    if method and record and record.gallery_method != method:
+        form.add_error(
+            "model",
+            f"Model #{record.pk} ({record.name}) is a {record.get_kind_display()}; it cannot "
+            f"draw for {method}. Pick one of the {method} models, or the default.",
+        )
+
+
 class CreateArtworkForm(forms.Form):
-    """Which model to draw with and how far from typical digits to wander."""
+    """Which model to draw with, which digit, and how far from typical digits to wander."""
 
     method = forms.ChoiceField(
-        choices=GenerationMethod.choices,
+        choices=[(code, GenerationMethod(code).label) for code in DIGIT_METHODS],
         initial=GenerationMethod.VAE,
         label="Generation method",
         widget=forms.Select(attrs={"class": "form-select"}),
         error_messages={
-            "required": "Choose a generation method: VAE, GAN or AUTOENCODER.",
-            "invalid_choice": "%(value)s is not a generation method; choose VAE, GAN or "
-            "AUTOENCODER.",
+            "required": f"Choose a generation method: {METHOD_NAMES}.",
+            "invalid_choice": f"%(value)s is not a generation method; choose {METHOD_NAMES}.",
         },
+    )
+    model = RecordField(
+        label="Model",
+        help_text="Any finished model of this method from the models page; by default the "
+        "one the instructor chose (the course's best).",
+    )
+    digit = DigitField(
+        label="Which digit?",
+        widget=forms.Select(attrs={"class": "form-select"}),
+        help_text="The GAN and the latent flow draw the digit you ask for; the autoencoders "
+        "draw whatever digit their random code gives.",
     )
     # Django's FloatField already refuses "nan" and "inf" (not finite) and non-numbers.
     creativity = forms.FloatField(
@@ -59,8 +133,7 @@ class CreateArtworkForm(forms.Form):
         max_value=CREATIVITY_MAX,
         initial=CREATIVITY_DEFAULT,
         label="Creativity",
-        help_text=f"From {CREATIVITY_MIN} (close to typical digits) to {CREATIVITY_MAX} "
-        f"(wild); {CREATIVITY_DEFAULT} samples the model as it was trained.",
+        help_text=CREATIVITY_HELP,
         widget=forms.NumberInput(
             attrs={
                 "type": "range",
@@ -90,6 +163,12 @@ class CreateArtworkForm(forms.Form):
         widget=forms.TextInput(attrs={"class": "form-control", "placeholder": "AI Creation"}),
         help_text='Left empty, it is called "AI Creation" and the time.',
     )
+
+    def clean(self) -> dict:
+        """The chosen model must belong to the chosen method."""
+        data = super().clean()
+        check_record_method(self)
+        return data
 
 
 def style_artwork_message(first: GeneratedArtwork, second: GeneratedArtwork) -> str | None:
@@ -177,10 +256,16 @@ class InterpolatePickForm(forms.Form):
 
 
 class PreviewForm(forms.Form):
-    """The query string of ``GET /generate/<METHOD>.png``: ``creativity`` and ``seed``, each
-    optional but never empty or repeated (a URL is a recipe: it must mean one thing)."""
+    """The query string of ``GET /generate/<METHOD>.png``: ``creativity``, ``seed``, ``digit``
+    and ``model``, each optional but never empty or repeated (a URL is a recipe: it must mean
+    one thing). ``method`` comes from the path."""
 
     MAX_FIELDS = 20
+    FIELDS = ("creativity", "seed", "digit", "model")
+
+    def __init__(self, data, method: str) -> None:
+        super().__init__(data)
+        self.method = method
 
     creativity = forms.FloatField(
         required=False,
@@ -189,6 +274,8 @@ class PreviewForm(forms.Form):
         error_messages=dict.fromkeys(("invalid", "min_value", "max_value"), CREATIVITY_ERROR),
     )
     seed = SeedField(required=False)
+    digit = DigitField()
+    model = RecordField()
 
     def _given_empty(self, name: str) -> bool:
         return name in self.data and self.cleaned_data.get(name) is None
@@ -206,12 +293,26 @@ class PreviewForm(forms.Form):
             raise forms.ValidationError(SEED_ERROR, code="invalid")
         return self.cleaned_data.get("seed")
 
+    def clean_digit(self) -> int | None:
+        """Absent: any digit; present but empty: an error."""
+        if self._given_empty("digit"):
+            raise forms.ValidationError(DIGIT_ERROR, code="invalid")
+        return self.cleaned_data.get("digit")
+
+    def clean_model(self):
+        """Absent: the method's default model; present but empty: an error."""
+        if self._given_empty("model"):
+            raise forms.ValidationError(MODEL_ERROR, code="invalid")
+        return self.cleaned_data.get("model")
+
     def clean(self) -> dict:
         """Refuse a query string with too many fields, or a field given twice."""
         data = super().clean()
         if sum(len(values) for _, values in self.data.lists()) > self.MAX_FIELDS:
             raise forms.ValidationError("The query string has too many fields.", code="fields")
-        for name in ("creativity", "seed"):
+        self.cleaned_data["method"] = self.method
+        check_record_method(self)
+        for name in self.FIELDS:
             count = len(self.data.getlist(name))
             if count > 1:
                 raise forms.ValidationError(f"Give {name} once, not {count} times.", code="twice")

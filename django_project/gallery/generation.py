@@ -28,9 +28,16 @@ from torch import nn
 
 from course_lib import checkpoints, imaging
 from course_lib.data import load_dataset
+from course_lib.flow import LatentFlowModel
 from course_lib.latent import LatentSpaceExplorer, nearest_neighbours
 from course_lib.latent import interpolate as interpolate_path
-from course_lib.models import AutoencoderModel, Generator, VariationalAutoencoder
+from course_lib.models import (
+    AutoencoderModel,
+    ConvGenerator,
+    Generator,
+    MixturePriorVAE,
+    VariationalAutoencoder,
+)
 from course_lib.paths import checkpoint_path
 from course_lib.runtime import use_threads
 
@@ -40,11 +47,15 @@ __all__ = [
     "CHECKPOINTS",
     "CREATIVITY_MAX",
     "CREATIVITY_MIN",
+    "FLOW_STEPS",
     "GeneratedImageData",
+    "LESSON_CHECKPOINTS",
     "LatentMap",
     "LatentMismatch",
     "LatentPoint",
     "ModelUnavailable",
+    "NoDigitChoice",
+    "Served",
     "check_checkpoint",
     "checkpoint_of",
     "clear_cache",
@@ -52,6 +63,7 @@ __all__ = [
     "generate",
     "get_model",
     "interpolate",
+    "is_conditional",
     "latent_map",
     "latent_size",
     "load_count",
@@ -59,23 +71,43 @@ __all__ = [
     "nearest_codes",
     "png_data_url",
     "preview_png",
+    "served",
+    "served_from",
+    "temperature_of",
 ]
 
-#: Which shared checkpoint (a ``course_lib.recipes`` name) each generation method uses.
-CHECKPOINTS = {"VAE": "vae_mnist5k", "GAN": "gan_mnist5k", "AUTOENCODER": "ae_mnist5k"}
-EXPECTED_CLASSES: dict[str, type[nn.Module]] = {
-    "VAE": VariationalAutoencoder,
-    "GAN": Generator,
-    "AUTOENCODER": AutoencoderModel,
+#: Which shared checkpoint (a ``course_lib.recipes`` name) each generation method serves by
+#: default: the course's best model of each family. The conditional conv GAN and the latent
+#: flow draw the digit a visitor asks for; the mixture-prior VAE samples its learned prior.
+CHECKPOINTS = {
+    "VAE": "mvae_mnist5k",
+    "GAN": "cgan_mnist5k",
+    "AUTOENCODER": "ae_mnist5k",
+    "FLOW": "flow_mnist5k",
+}
+#: The lesson's own models, kept because the course compares them with the best ones. They are
+#: model records like any other: ``/create/?model=<id>`` draws with them (``train_models``
+#: trains and registers them too).
+LESSON_CHECKPOINTS = {"VAE": "vae_mnist5k", "GAN": "gan_mnist5k"}
+#: The model classes a method may draw with (its family: a record of the lesson's model too).
+EXPECTED_CLASSES: dict[str, tuple[type[nn.Module], ...]] = {
+    "VAE": (VariationalAutoencoder,),  # MixturePriorVAE is one
+    "GAN": (ConvGenerator, Generator),
+    "AUTOENCODER": (AutoencoderModel,),
+    "FLOW": (LatentFlowModel,),
 }
 METHOD_LABELS = {
     "VAE": "variational autoencoder",
     "GAN": "GAN generator",
     "AUTOENCODER": "autoencoder",
+    "FLOW": "latent flow model",
 }
 
-#: "Creativity" scales the random code: small stays near typical digits, large gets strange.
+#: "Creativity" is the temperature of the model's own prior: how far from its most typical
+#: codes a drawing may wander. 1.0 samples the model as it was trained.
 CREATIVITY_MIN, CREATIVITY_MAX, CREATIVITY_DEFAULT = 0.1, 2.0, 1.0
+#: Euler steps the gallery integrates the flow with (the model's own default is 20).
+FLOW_STEPS = 12
 #: 28x28 pixels shown 8x larger (224x224) with nearest-neighbour, so pixels stay crisp.
 DISPLAY_SCALE = 8
 INTERPOLATION_STEPS = 12
@@ -105,6 +137,22 @@ class LatentMismatch(ValueError):
     """A stored latent vector does not fit the current model (e.g. it was retrained)."""
 
 
+class NoDigitChoice(ValueError):
+    """A digit was asked of a model that does not draw chosen digits (not class-conditional)."""
+
+
+@dataclass(frozen=True)
+class Served:
+    """A loaded model the gallery draws with, and the checkpoint (name and fingerprint) it was
+    read from; ``record_id`` is its ``workshop.ModelRecord`` when it was served from one."""
+
+    method: str
+    model: nn.Module
+    checkpoint_name: str
+    checkpoint_fingerprint: str
+    record_id: int | None = None
+
+
 @dataclass(frozen=True)
 class GeneratedImageData:
     """A new image as PNG bytes, the exact latent vector that was decoded to make it, and the
@@ -114,6 +162,7 @@ class GeneratedImageData:
     latent_vector: list[float]
     checkpoint_name: str = ""
     checkpoint_fingerprint: str = ""
+    digit: int | None = None  # the digit a class-conditional model was asked to draw
 
 
 @dataclass(frozen=True)
@@ -146,7 +195,7 @@ _load_counts: Counter[str] = Counter()
 def _check_method(method: str) -> None:
     if method not in CHECKPOINTS:
         raise ValueError(
-            f"unknown generation method {method!r}; choose one of VAE, GAN, AUTOENCODER"
+            f"unknown generation method {method!r}; choose one of {', '.join(CHECKPOINTS)}"
         )
 
 
@@ -175,13 +224,14 @@ RETRAIN_ADVICE = (
 )
 
 
-def _load(method: str) -> nn.Module:
-    """Read the checkpoint, turning every way it can fail into a ModelUnavailable.
+def _load(method: str, name: str | None = None) -> nn.Module:
+    """Read the checkpoint (``name``, by default the method's own), turning every way it can
+    fail into a ModelUnavailable.
 
     Failures are never cached: the next request reads the file again, so a checkpoint that was
     fixed (retrained) is used at once, without restarting the server.
     """
-    name = CHECKPOINTS[method]
+    name = name or CHECKPOINTS[method]
     path = checkpoint_path(name)
     label = METHOD_LABELS[method]
     if not path.is_file():
@@ -208,15 +258,20 @@ def _load(method: str) -> nn.Module:
             f"({type(err).__name__}: {err}). {RETRAIN_ADVICE}",
             reason=f"{type(err).__name__}: {err}",
         ) from err
-    expected = EXPECTED_CLASSES[method]
-    if not isinstance(model, expected):
+    if wrong := _wrong_family(method, model):
         raise ModelUnavailable(
-            method,
-            f"{path} holds a {type(model).__name__}, but the gallery needs a {expected.__name__} "
-            f"for this method. {RETRAIN_ADVICE}",
-            reason=f"{path} holds a {type(model).__name__}, not a {expected.__name__}",
+            method, f"{path} holds {wrong}. {RETRAIN_ADVICE}", reason=f"{path} holds {wrong}"
         )
     return model.eval()
+
+
+def _wrong_family(method: str, model: nn.Module) -> str:
+    """'' if ``model`` belongs to ``method``'s family, else what is wrong, in words."""
+    expected = EXPECTED_CLASSES[method]
+    if isinstance(model, expected):
+        return ""
+    names = " or ".join(cls.__name__ for cls in expected)
+    return f"a {type(model).__name__}, but the gallery needs a {names} for this method"
 
 
 def _fingerprint(method: str) -> str:
@@ -233,10 +288,28 @@ def checkpoint_of(method: str) -> tuple[str, str]:
     return CHECKPOINTS[method], _fingerprints[method]
 
 
-def check_checkpoint(method: str) -> None:
-    """Raise ModelUnavailable if ``method``'s checkpoint is missing or unusable (no caching)."""
+def served(method: str) -> Served:
+    """The method's default model: its shared checkpoint, loaded once per process."""
+    model = get_model(method)
+    name, fingerprint = checkpoint_of(method)
+    return Served(method, model, name, fingerprint)
+
+
+def served_from(
+    method: str, model: nn.Module, checkpoint_name: str, fingerprint: str, record_id: int
+) -> Served:
+    """A model loaded from a ``workshop.ModelRecord``, checked to be of ``method``'s family."""
     _check_method(method)
-    _load(method)
+    if wrong := _wrong_family(method, model):
+        raise ModelUnavailable(method, f"Model record #{record_id} holds {wrong}.")
+    return Served(method, model.eval(), checkpoint_name, fingerprint, record_id)
+
+
+def check_checkpoint(method: str, name: str | None = None) -> None:
+    """Raise ModelUnavailable if ``method``'s checkpoint (or its lesson model's, ``name``) is
+    missing or unusable (no caching)."""
+    _check_method(method)
+    _load(method, name)
 
 
 def load_count(method: str) -> int:
@@ -274,48 +347,118 @@ def _to_png(image: torch.Tensor) -> bytes:
     return imaging.to_png_bytes(image, scale=DISPLAY_SCALE)
 
 
+def _images(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """Decode codes to images; the flow with the gallery's (fewer) integration steps."""
+    with torch.inference_mode():
+        if isinstance(model, LatentFlowModel):
+            return model.decode(z, steps=FLOW_STEPS)
+        return model.decode(z)
+
+
 def _decode(model: nn.Module, z: torch.Tensor) -> list[bytes]:
-    with torch.no_grad():
-        images = model.decode(z)
-    return [_to_png(image) for image in images]
+    return [_to_png(image) for image in _images(model, z)]
 
 
-def generate(method: str, creativity: float, seed: int | None = None) -> GeneratedImageData:
-    """Draw a random latent code, decode it and return the PNG with the code that made it.
+def is_conditional(model: nn.Module) -> bool:
+    """True for a class-conditional model (the conv GAN or flow with classes): it draws the
+    digit it is asked for, and its code carries that digit."""
+    return getattr(model, "n_classes", 0) > 0
 
-    The code comes from the model's own prior (``model.codes``): N(0, I) for the VAE and GAN, a
-    learned mixture for a mixture-prior VAE, the Gaussian fitted to the training codes for the
-    autoencoder; ``creativity`` is its temperature (the spread around the prior's centre). The
-    same ``seed`` gives the same code (and image) as :func:`preview_png`.
+
+#: For a prior that is one Gaussian, the temperature at creativity 0 (see temperature_of).
+ONE_GAUSSIAN_FLOOR = 0.5
+
+
+def temperature_of(model: nn.Module, creativity: float) -> float:
+    """The temperature of the model's prior for a creativity (1.0 -> 1.0 for every model).
+
+    A prior with typical centres (the mixture VAE's components, a conditional model's digit
+    codes) gives its most typical digits at a small temperature, so creativity is the
+    temperature. A prior that is one Gaussian (the autoencoder's fitted one, the lesson's VAE
+    and GANs) has one centre, which decodes into an average of all digits, a grey blob; there
+    creativity c is temperature 0.5 + 0.5 c (0.55 to 1.5), which keeps every value a digit
+    (measured: the digits at 0.55 vary and are clear; below about 0.4 they merge into one).
     """
     creativity = check_creativity(creativity)
-    model = get_model(method)
-    z = model.codes(1, seed=seed, temperature=creativity)
-    (png,) = _decode(model, z)
-    name, fingerprint = checkpoint_of(method)
+    if isinstance(model, MixturePriorVAE) or is_conditional(model):
+        return creativity
+    return ONE_GAUSSIAN_FLOOR + (1 - ONE_GAUSSIAN_FLOOR) * creativity
+
+
+def _code(
+    source: Served, creativity: float, seed: int | None, digit: int | None
+) -> tuple[torch.Tensor, int | None]:
+    """One code from the model's own prior (``model.codes``) and the digit it carries.
+
+    A class-conditional model draws ``digit``, or with ``None`` a digit picked by the seed
+    (so a seed still names one image); other models refuse a digit with NoDigitChoice.
+    """
+    temperature = temperature_of(source.model, creativity)
+    model = source.model
+    if not is_conditional(model):
+        if digit is not None:
+            raise NoDigitChoice(
+                f"The {METHOD_LABELS[source.method]} ({type(model).__name__}) draws whatever "
+                "digit its code gives; it cannot be asked for one. Choose 'any digit', or the "
+                "GAN or the latent flow, which draw the digit you ask for."
+            )
+        return model.codes(1, seed=seed, temperature=temperature), None
+    if digit is None:
+        digit = int(np.random.default_rng(seed).integers(model.n_classes))
+    elif not 0 <= digit < model.n_classes:
+        raise NoDigitChoice(f"The digit must be from 0 to {model.n_classes - 1}, got {digit}.")
+    return model.codes(1, seed=seed, temperature=temperature, labels=[digit]), digit
+
+
+def generate(
+    method: str,
+    creativity: float,
+    seed: int | None = None,
+    *,
+    digit: int | None = None,
+    source: Served | None = None,
+) -> GeneratedImageData:
+    """Draw a random latent code, decode it and return the PNG with the code that made it.
+
+    The code comes from the model's own prior (``model.codes``): a learned mixture for the
+    mixture-prior VAE, the Gaussian fitted to the training codes for the autoencoder, noise
+    (plus the asked digit's class code, for the conditional GAN and flow) otherwise;
+    ``creativity`` is its temperature (the spread around the prior's centre). ``source`` is the
+    model to draw with (default: the method's shared checkpoint). The same ``seed`` (and
+    ``digit``) gives the same code and image as :func:`preview_png`.
+    """
+    source = source or served(method)
+    z, digit = _code(source, creativity, seed, digit)
+    (png,) = _decode(source.model, z)
     return GeneratedImageData(
         png_bytes=png,
         latent_vector=z[0].tolist(),
-        checkpoint_name=name,
-        checkpoint_fingerprint=fingerprint,
+        checkpoint_name=source.checkpoint_name,
+        checkpoint_fingerprint=source.checkpoint_fingerprint,
+        digit=digit,
     )
 
 
-def preview_png(method: str, creativity: float, seed: int | None = None) -> bytes:
+def preview_png(
+    method: str,
+    creativity: float,
+    seed: int | None = None,
+    *,
+    digit: int | None = None,
+    source: Served | None = None,
+) -> bytes:
     """A new image as a PNG at the model's own 28x28 pixels, nothing stored: the hot path of
     ``GET /generate/<method>.png`` (pages scale it up with ``image-rendering: pixelated``).
 
     The same code as :func:`generate` with the same ``seed``, so a preview can be kept as an
     artwork; only the encoding differs (28x28 instead of the gallery's 224x224 files).
     """
-    creativity = check_creativity(creativity)
-    model = get_model(method)
-    z = model.codes(1, seed=seed, temperature=creativity)
+    source = source or served(method)
+    z, _ = _code(source, creativity, seed, digit)
     # Leaner than imaging.to_png_bytes (which checks any input): the decoder's pixels are known
     # to be one 28x28 channel in [0, 1], and zlib level 1 costs less and loses nothing on 784
     # bytes. Together about a tenth more previews per second under gunicorn.
-    with torch.inference_mode():
-        pixels = (model.decode(z)[0, 0] * 255 + 0.5).to(torch.uint8).numpy()
+    pixels = (_images(source.model, z)[0, 0] * 255 + 0.5).to(torch.uint8).numpy()
     buffer = io.BytesIO()
     Image.frombuffer("L", (pixels.shape[1], pixels.shape[0]), pixels.tobytes()).save(
         buffer, format="PNG", compress_level=1
@@ -350,16 +493,25 @@ def latent_size(vector: Any) -> int | None:
     return None
 
 
-def decode_latent(method: str, z: Any) -> bytes:
-    """Decode one stored latent vector with ``method``'s model and return the PNG."""
-    model = get_model(method)
+def decode_latent(method: str, z: Any, *, source: Served | None = None) -> bytes:
+    """Decode one stored latent vector with ``method``'s model (or ``source``), as a PNG."""
+    model = (source or served(method)).model
     (png,) = _decode(model, _latent_tensor(model, z))
     return png
 
 
-def interpolate(method: str, z_a: Any, z_b: Any, steps: int = INTERPOLATION_STEPS) -> list[bytes]:
-    """PNGs of ``steps`` codes along the spherical path (slerp) from ``z_a`` to ``z_b``."""
-    model = get_model(method)
+def interpolate(
+    method: str,
+    z_a: Any,
+    z_b: Any,
+    steps: int = INTERPOLATION_STEPS,
+    *,
+    source: Served | None = None,
+) -> list[bytes]:
+    """PNGs of ``steps`` codes along the spherical path (slerp) from ``z_a`` to ``z_b``, decoded
+    by ``method``'s model (or ``source``). A conditional model's codes carry their digit, so
+    the path morphs one digit into another."""
+    model = (source or served(method)).model
     return _decode(model, _morph_codes(model, z_a, z_b, steps))
 
 
@@ -500,10 +652,13 @@ def morph_gif(
     z_b: Any,
     steps: int = INTERPOLATION_STEPS,
     frame_ms: int = MORPH_FRAME_MS,
+    *,
+    source: Served | None = None,
 ) -> bytes:
     """The morph from ``z_a`` to ``z_b`` and back as a looping GIF (``2 * steps - 2`` frames: the
-    way back skips both ends, so the loop never pauses on a repeated frame). Nothing is stored."""
-    model = get_model(method)
+    way back skips both ends, so the loop never pauses on a repeated frame). Nothing is stored.
+    Decoded by ``method``'s model (or ``source``, the artworks' own record), like the strip."""
+    model = (source or served(method)).model
     with torch.no_grad():
         images = list(model.decode(_morph_codes(model, z_a, z_b, steps)))
     return imaging.to_gif_bytes(images + images[-2:0:-1], scale=DISPLAY_SCALE, frame_ms=frame_ms)

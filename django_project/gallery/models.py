@@ -14,18 +14,25 @@ from django.utils import timezone
 
 
 class GenerationMethod(models.TextChoices):
-    """Which course model made an artwork (the lesson's three generation methods)."""
+    """Which family of course model made an artwork (the lesson's three generation methods,
+    and the latent flow)."""
 
     VAE = "VAE", "Variational Autoencoder"
     GAN = "GAN", "Generative Adversarial Network"
     AUTOENCODER = "AUTOENCODER", "Standard Autoencoder"
+    FLOW = "FLOW", "Latent flow (diffusion)"
     #: A variation saved from the style studio: drawn by its style's own small VAE (a 16-number
     #: code), never by the gallery's digit models.
     STYLE = "STYLE", "Style-studio variation"
 
 
 #: The methods whose artworks the gallery's own digit models made (and can decode again).
-DIGIT_METHODS = (GenerationMethod.VAE, GenerationMethod.GAN, GenerationMethod.AUTOENCODER)
+DIGIT_METHODS = (
+    GenerationMethod.VAE,
+    GenerationMethod.GAN,
+    GenerationMethod.AUTOENCODER,
+    GenerationMethod.FLOW,
+)
 
 #: The lesson's name for the choices.
 GENERATION_METHODS = GenerationMethod.choices
@@ -43,6 +50,7 @@ class GeneratedArtworkManager(models.Manager["GeneratedArtwork"]):
         latent_vector: list[float],
         checkpoint_name: str = "",
         checkpoint_fingerprint: str = "",
+        model_record: Any = None,
         style: Any = None,
         variation_index: int | None = None,
     ) -> GeneratedArtwork:
@@ -53,6 +61,7 @@ class GeneratedArtworkManager(models.Manager["GeneratedArtwork"]):
             latent_vector=latent_vector,
             checkpoint_name=checkpoint_name,
             checkpoint_fingerprint=checkpoint_fingerprint,
+            model_record=model_record,
             style=style,
             variation_index=variation_index,
         )
@@ -82,6 +91,15 @@ class GeneratedArtwork(models.Model):
     # course_lib.checkpoints.fingerprint of the file. Blank for rows made before it was recorded.
     checkpoint_name = models.CharField(max_length=200, blank=True, default="")
     checkpoint_fingerprint = models.CharField(max_length=16, blank=True, default="")
+    # The workshop's record of the model that made it (its card on /models/); interpolation
+    # decodes with that model. Empty for style variations and rows made before records.
+    model_record = models.ForeignKey(
+        "workshop.ModelRecord",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="artworks",
+    )
     # A STYLE artwork's style and which of its page's variations it is (saved once each).
     style = models.ForeignKey(
         "styles.Style",

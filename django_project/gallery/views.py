@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.forms import Form
@@ -14,8 +15,9 @@ from django.utils.text import slugify
 
 from gallery_site.guards import allow, error_response
 
-from . import generation
+from . import generation, records
 from .forms import (
+    MODEL_ERROR,
     CreateArtworkForm,
     ExploreForm,
     InterpolatePickForm,
@@ -69,30 +71,53 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "gallery/index.html", context)
 
 
+def _create_page(request: HttpRequest) -> HttpResponse:
+    """The creation page; ``?model=<id>`` (a card's link on /models/) preselects that model."""
+    wanted = request.GET.get("model")
+    if wanted is None:
+        return render(request, "gallery/create.html", {"form": CreateArtworkForm()})
+    form = CreateArtworkForm()
+    try:
+        record = form.fields["model"].clean(wanted)
+    except ValidationError:
+        record = None
+    if record is None:
+        context = {"form": form, "error": f"{MODEL_ERROR} (asked for {wanted[:20]!r})"}
+        return render(request, "gallery/create.html", context, status=404)
+    form = CreateArtworkForm(initial={"method": record.gallery_method, "model": record.pk})
+    return render(request, "gallery/create.html", {"form": form})
+
+
 @allow("GET", "POST", json=True)
 def create(request: HttpRequest) -> HttpResponse:
-    """GET: the creation page. POST: generate an artwork, store it, answer JSON."""
+    """GET: the creation page. POST: generate an artwork with the chosen (or default) model,
+    store it with a link to that model's record, answer JSON."""
     if request.method == "GET":
-        return render(request, "gallery/create.html", {"form": CreateArtworkForm()})
+        return _create_page(request)
 
     form = CreateArtworkForm(request.POST)
     if not form.is_valid():
         return JsonResponse({"success": False, "errors": _form_errors(form)}, status=400)
-    method = form.cleaned_data["method"]
+    method, data = form.cleaned_data["method"], form.cleaned_data
     try:
+        source, record = records.source_for(method, data["model"])
         image = generation.generate(
-            method, form.cleaned_data["creativity"], seed=form.cleaned_data["seed"]
+            method, data["creativity"], seed=data["seed"], digit=data["digit"], source=source
         )
+        record = record or records.record_of(source)
     except generation.ModelUnavailable as error:
         return JsonResponse({"success": False, "error": str(error)}, status=503)
+    except generation.NoDigitChoice as error:
+        return JsonResponse({"success": False, "errors": {"digit": [str(error)]}}, status=400)
     try:
         artwork = GeneratedArtwork.objects.create_with_image(
-            title=form.cleaned_data["title"] or GeneratedArtwork.default_title(),
+            title=data["title"] or GeneratedArtwork.default_title(),
             generation_method=method,
             png_bytes=image.png_bytes,
             latent_vector=image.latent_vector,
             checkpoint_name=image.checkpoint_name,
             checkpoint_fingerprint=image.checkpoint_fingerprint,
+            model_record=record,
         )
     except (DatabaseError, OSError):
         logger.exception("could not store a new %s artwork", method)
@@ -109,6 +134,9 @@ def create(request: HttpRequest) -> HttpResponse:
             "method": artwork.generation_method,
             "method_label": artwork.get_generation_method_display(),
             "likes": artwork.likes,
+            "digit": image.digit,
+            "model_id": record.pk if record else None,
+            "model_name": record.name if record else image.checkpoint_name,
         }
     )
 
@@ -116,21 +144,28 @@ def create(request: HttpRequest) -> HttpResponse:
 @allow("GET", json=True)
 def preview(request: HttpRequest, method: str) -> HttpResponse:
     """``GET /generate/<METHOD>.png``: a new image at the model's own 28x28 pixels, nothing
-    stored. ``?creativity=`` (0.1 to 2.0) and ``?seed=`` (the same seed, the same image, and
-    ``POST /create/`` with that seed keeps it). Refusals are JSON with a message."""
+    stored. ``?creativity=`` (0.1 to 2.0), ``?seed=`` (the same seed, the same image, and
+    ``POST /create/`` with that seed keeps it), ``?digit=`` (0-9, class-conditional models)
+    and ``?model=`` (a model record's id). Refusals are JSON with a message."""
     if method not in generation.CHECKPOINTS:
-        message = f"{method[:40]!r} is not a generation method; use VAE, GAN or AUTOENCODER."
+        message = (
+            f"{method[:40]!r} is not a generation method; use {', '.join(generation.CHECKPOINTS)}."
+        )
         return JsonResponse({"success": False, "error": message}, status=404)
-    form = PreviewForm(request.GET)
+    form = PreviewForm(request.GET, method)
     if not form.is_valid():
         message = " ".join(sum(_form_errors(form).values(), []))
         return JsonResponse({"success": False, "error": message}, status=400)
+    data = form.cleaned_data
     try:
+        source, _ = records.source_for(method, data["model"])
         png = generation.preview_png(
-            method, form.cleaned_data["creativity"], form.cleaned_data["seed"]
+            method, data["creativity"], data["seed"], digit=data["digit"], source=source
         )
     except generation.ModelUnavailable as error:
         return JsonResponse({"success": False, "error": str(error)}, status=503)
+    except generation.NoDigitChoice as error:
+        return JsonResponse({"success": False, "error": str(error)}, status=400)
     response = HttpResponse(png, content_type="image/png")
     # A seeded image is the same until the model is retrained; a random one never repeats.
     seeded = form.cleaned_data["seed"] is not None
@@ -168,11 +203,12 @@ def interpolate(request: HttpRequest, first_id: int, second_id: int) -> HttpResp
     first, second = _artwork_or_404(first_id), _artwork_or_404(second_id)
     context = {"first": first, "second": second, "steps": generation.INTERPOLATION_STEPS}
     try:
-        if refusal := _morph_refusal(first, second):
+        refusal, source = _morph_refusal(first, second)
+        if refusal:
             context["error"] = refusal.message
             return render(request, "gallery/interpolate.html", context, status=refusal.status)
         frames = generation.interpolate(
-            first.generation_method, first.latent_vector, second.latent_vector
+            first.generation_method, first.latent_vector, second.latent_vector, source=source
         )
     except generation.ModelUnavailable as error:
         return _unavailable(request, error)
@@ -191,30 +227,60 @@ class _Refusal:
     message: str
 
 
-def _morph_refusal(first: GeneratedArtwork, second: GeneratedArtwork) -> _Refusal | None:
+def _morph_refusal(
+    first: GeneratedArtwork, second: GeneratedArtwork
+) -> tuple[_Refusal | None, generation.Served | None]:
     """Why these two artworks cannot be morphed into each other (the strip and the GIF share
-    the rules), or None. May raise ModelUnavailable (the retrained check loads the model)."""
+    the rules), or None with the model that decodes both. May raise ModelUnavailable (finding
+    that model loads it)."""
     if message := style_artwork_message(first, second):
-        return _Refusal(409, message)
+        return _Refusal(409, message), None
     if first.generation_method != second.generation_method:
         return _Refusal(
             400,
             f"These artworks come from different models ({first.get_generation_method_display()}"
             f" and {second.get_generation_method_display()}); each model has its own latent "
             "space, so only artworks made by the same method can be morphed.",
-        )
+        ), None
     if message := different_models_message(first, second):
         # Same method, yet codes of different sizes: made by a model with another latent size.
-        return _Refusal(409, message)
-    if message := _retrained_message(first, second):
-        return _Refusal(409, message)
-    return None
+        return _Refusal(409, message), None
+    if message := _different_records_message(first, second):
+        return _Refusal(409, message), None
+    source = _source_of(first, second)
+    if message := _retrained_message(first, second, source):
+        return _Refusal(409, message), None
+    return None, source
 
 
-def _retrained_message(first: GeneratedArtwork, second: GeneratedArtwork) -> str | None:
-    """Why the artworks' codes no longer fit the current weights (the model was retrained since
-    they were made), or None. Rows made before fingerprints were recorded (blank) pass."""
-    name, current = generation.checkpoint_of(first.generation_method)
+def _source_of(first: GeneratedArtwork, second: GeneratedArtwork) -> generation.Served:
+    """The model that decodes both artworks' codes: the record that made them (either's, if
+    only one has a link), else the method's default now."""
+    record_id = first.model_record_id or second.model_record_id
+    record = records.finished_records().filter(pk=record_id).first() if record_id else None
+    source, _ = records.source_for(first.generation_method, record)
+    return source
+
+
+def _different_records_message(first: GeneratedArtwork, second: GeneratedArtwork) -> str | None:
+    """Why two artworks made by two different model records cannot be morphed, or None."""
+    ids = first.model_record_id, second.model_record_id
+    if None in ids or ids[0] == ids[1]:
+        return None
+    return (
+        f"#{first.pk} and #{second.pk} were made by different models (#{ids[0]} and #{ids[1]} "
+        "on the models page); each model has its own latent space, so only artworks of one "
+        "model can be morphed."
+    )
+
+
+def _retrained_message(
+    first: GeneratedArtwork, second: GeneratedArtwork, source: generation.Served
+) -> str | None:
+    """Why the artworks' codes no longer fit the weights that would decode them (the model was
+    retrained since they were made), or None. Rows made before fingerprints were recorded
+    (blank) pass."""
+    name, current = source.checkpoint_name, source.checkpoint_fingerprint
     stale = [
         artwork
         for artwork in (first, second)
@@ -338,12 +404,13 @@ def morph_gif(request: HttpRequest, first_id: int, second_id: int) -> HttpRespon
     request and never stored; the same rules as the strip refuse the same pairs."""
     first, second = _artwork_or_404(first_id), _artwork_or_404(second_id)
     try:
-        if refusal := _morph_refusal(first, second):
+        refusal, source = _morph_refusal(first, second)
+        if refusal:
             return error_response(
                 request, refusal.message, refusal.status, json=False, title="Cannot morph these"
             )
         gif = generation.morph_gif(
-            first.generation_method, first.latent_vector, second.latent_vector
+            first.generation_method, first.latent_vector, second.latent_vector, source=source
         )
     except generation.ModelUnavailable as error:
         return _unavailable(request, error)

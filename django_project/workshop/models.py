@@ -29,15 +29,21 @@ WEB_FOLDER = "web"
 
 
 class ModelKind(models.TextChoices):
-    """The model families (the command line's names); add the flow model here when it lands."""
+    """The model families (the command line's names)."""
 
     AUTOENCODER = "ae", "Autoencoder"
     VAE = "vae", "Variational autoencoder"
     GAN = "gan", "GAN"
+    FLOW = "flow", "Latent flow"
 
 
 #: The gallery's generation method (``/create/?method=``) of each kind.
-GALLERY_METHODS = {ModelKind.AUTOENCODER: "AUTOENCODER", ModelKind.VAE: "VAE", ModelKind.GAN: "GAN"}
+GALLERY_METHODS = {
+    ModelKind.AUTOENCODER: "AUTOENCODER",
+    ModelKind.VAE: "VAE",
+    ModelKind.GAN: "GAN",
+    ModelKind.FLOW: "FLOW",
+}
 
 
 class ModelStatus(models.TextChoices):

@@ -58,6 +58,7 @@ KIND_OF_CLASS = {
     "MixturePriorVAE": ModelKind.VAE,
     "Generator": ModelKind.GAN,
     "ConvGenerator": ModelKind.GAN,
+    "LatentFlowModel": ModelKind.FLOW,
 }
 #: The per-epoch losses drawn on a card, per kind; the last one's final value is the
 #: record's training loss (for a GAN the generator's, as in the lesson's history).
@@ -65,6 +66,7 @@ LOSS_KEYS = {
     ModelKind.AUTOENCODER: ("loss",),
     ModelKind.VAE: ("loss",),
     ModelKind.GAN: ("d_loss", "g_loss"),
+    ModelKind.FLOW: ("loss",),
 }
 N_JUDGED = 1000  # samples judged at the end of training (sample_quality's reference size)
 GRID_SAMPLES, GRID_COLUMNS, GRID_SCALE, GRID_SEED = 16, 8, 2, 0

@@ -38,25 +38,27 @@ def _run(*args: str) -> str:
 
 def test_trains_every_missing_model(no_models, fake_recipes):
     output = _run()
-    assert fake_recipes == [("vae_mnist5k", False), ("gan_mnist5k", False), ("ae_mnist5k", False)]
-    assert output.count("no checkpoint yet, training") == 3
-    assert "Trained 3 model(s)" in output
-    assert (no_models / "checkpoints" / "gan_mnist5k.pt").is_file()
+    # What the gallery serves (the course's best of each family), then the lesson's models.
+    served = ["mvae_mnist5k", "cgan_mnist5k", "ae_mnist5k", "flow_mnist5k"]
+    assert fake_recipes == [(name, False) for name in [*served, "vae_mnist5k", "gan_mnist5k"]]
+    assert output.count("no checkpoint yet, training") == 6
+    assert "Trained 6 model(s)" in output
+    assert (no_models / "checkpoints" / "cgan_mnist5k.pt").is_file()
 
 
 def test_skips_trained_models(tiny_models, fake_recipes):
     output = _run()
     assert fake_recipes == []
-    assert output.count("is already trained") == 3 and "All models were already trained" in output
+    assert output.count("is already trained") == 6 and "All models were already trained" in output
 
 
 def test_force_retrains(tiny_data_dir, no_models, fake_recipes):
     shutil.copytree(tiny_data_dir, no_models)  # a copy: the shared tiny models stay untouched
     output = _run("--force")
-    assert [retrain for _, retrain in fake_recipes] == [True, True, True]
-    assert output.count("retraining (--force)") == 3
+    assert [retrain for _, retrain in fake_recipes] == [True] * 6
+    assert output.count("retraining (--force)") == 6
 
 
 def test_one_method_only(no_models, fake_recipes):
     _run("--method", "GAN")
-    assert fake_recipes == [("gan_mnist5k", False)]
+    assert fake_recipes == [("cgan_mnist5k", False), ("gan_mnist5k", False)]

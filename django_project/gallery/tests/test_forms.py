@@ -31,7 +31,7 @@ def test_invalid_method(method):
     form = CreateArtworkForm({"method": method, "creativity": "1.0"})
     assert not form.is_valid()
     assert "method" in form.errors and "creativity" not in form.errors
-    assert "VAE, GAN or AUTOENCODER" in form.errors["method"][0]
+    assert "VAE, GAN, AUTOENCODER, FLOW" in form.errors["method"][0]
 
 
 def test_title_is_limited_to_200_characters():

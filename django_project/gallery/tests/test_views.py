@@ -66,8 +66,9 @@ def test_index_lists_only_the_latest_50(client):
 def test_create_page_documents_the_creativity_range(client):
     html = client.get(CREATE).content.decode()
     assert 'type="range"' in html and 'min="0.1"' in html and 'max="2.0"' in html
-    assert "From 0.1" in html and "to 2.0" in html
-    for code in ("VAE", "GAN", "AUTOENCODER"):
+    assert "0.1 gives the plainest, most typical digits" in html
+    assert "2.0 gives wild ones" in html and "N(0, I)" not in html
+    for code in ("VAE", "GAN", "AUTOENCODER", "FLOW"):
         assert f'value="{code}"' in html
     assert 'id="create-form"' in html and "csrfmiddlewaretoken" in html
 
@@ -93,7 +94,7 @@ def test_create_stores_an_artwork(client, tiny_models, media_root, method):
 def test_create_records_which_checkpoint_made_the_artwork(client, tiny_models):
     client.post(CREATE, {"method": "GAN", "creativity": "1"})
     artwork = GeneratedArtwork.objects.get()
-    path = tiny_models / "checkpoints" / "gan_mnist5k.pt"
+    path = tiny_models / "checkpoints" / "cgan_mnist5k.pt"
     assert artwork.checkpoint_name == generation.CHECKPOINTS["GAN"] == path.stem
     assert artwork.checkpoint_fingerprint == checkpoints.fingerprint(path)
 
@@ -297,7 +298,7 @@ def test_interpolation_after_retraining_is_409_naming_the_model(client, make_art
     assert response.status_code == 409  # the codes still fit in size: only provenance tells
     message = response.context["error"]
     assert message.startswith("The Variational Autoencoder was retrained")
-    assert f"checkpoint vae_mnist5k now holds weights {new}" in message
+    assert f"checkpoint mvae_mnist5k now holds weights {new}" in message
     assert f"#{a.pk} (weights {old}) and #{b.pk} (weights {old}) were made" in message
     # An artwork made with the retrained model still cannot be morphed with an old one...
     c = make_artwork("VAE", seed=2)

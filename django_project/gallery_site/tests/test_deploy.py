@@ -256,6 +256,14 @@ def gunicorn_site(tmp_path_factory: pytest.TempPathFactory, tiny_data_dir: Path)
         COURSE_DATA_DIR=str(tiny_data_dir),
         OMP_NUM_THREADS="2",  # wsgi.py must bring each worker down to one thread anyway
     )
+    # As a deployment does before serving: /create/ and the previews read the model records.
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "--skip-checks"],
+        cwd=PROJECT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     log_path = root / "gunicorn.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(

@@ -182,6 +182,7 @@ def test_the_gallery_pages_still_work_with_a_style_artwork(
         "VAE": 1,
         "GAN": 0,
         "AUTOENCODER": 0,
+        "FLOW": 0,
         "STYLE": 1,
     }
     # Only the digit artwork can be picked for morphing.

@@ -13,12 +13,15 @@ from course_lib.paths import checkpoint_path
 from course_lib.runtime import DEFAULT_THREADS, use_threads
 from gallery import generation
 
+LESSON = generation.LESSON_CHECKPOINTS
+
 
 class Command(BaseCommand):
     help = (
-        "Train the course models the gallery uses (VAE, GAN, autoencoder on mnist5k) if their "
-        "checkpoints are missing from the shared folder or cannot be loaded (damaged, or not a "
-        "safe course_lib checkpoint); --force trains them all again."
+        "Train the course models the gallery serves (the mixture-prior VAE, the conditional "
+        "GAN, the autoencoder and the latent flow on mnist5k, and the lesson's VAE and MLP GAN "
+        "beside them) if their checkpoints are missing from the shared folder or cannot be "
+        "loaded (damaged, or not a safe course_lib checkpoint); --force trains them all again."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -29,7 +32,7 @@ class Command(BaseCommand):
             "--method",
             choices=sorted(generation.CHECKPOINTS),
             action="append",
-            help="only this method (repeatable); default: all three",
+            help="only this method's models (repeatable); default: all",
         )
 
     def handle(
@@ -39,8 +42,9 @@ class Command(BaseCommand):
         # Same thread count as the notebooks, so a checkpoint trained here is the same model.
         use_threads(DEFAULT_THREADS)
         trained = 0
-        for name in methods:
-            recipe = generation.CHECKPOINTS[name]
+        served = [(name, generation.CHECKPOINTS[name]) for name in methods]
+        served += [(n, generation.LESSON_CHECKPOINTS[n]) for n in methods if n in LESSON]
+        for name, recipe in served:
             path = checkpoint_path(recipe)
             retrain = force
             if force:
@@ -51,7 +55,7 @@ class Command(BaseCommand):
                 # A damaged or foreign file would otherwise be "already trained" forever while
                 # the gallery answers 503 for it: retrain it instead.
                 try:
-                    generation.check_checkpoint(name)
+                    generation.check_checkpoint(name, recipe)
                 except generation.ModelUnavailable as error:
                     reason = f"the checkpoint cannot be used ({error.reason}), retraining"
                     retrain = True

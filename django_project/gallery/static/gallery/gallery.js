@@ -64,12 +64,32 @@
     const previewSpinner = form.querySelector("[data-preview-spinner]");
     const seedInput = form.querySelector("input[name=seed]");
     const methodInput = form.querySelector("select[name=method]");
+    const modelInput = form.querySelector("select[name=model]");
+    const digitInput = form.querySelector("select[name=digit]");
+    const conditional = (form.dataset.conditionalMethods || "").split(" ");
     const newSeed = () => { seedInput.value = String(Math.floor(Math.random() * 2 ** 32)); };
+    // Offer only the chosen method's models, and the digit choice only where a model can
+    // draw a chosen digit (a disabled select is not sent: "any digit").
+    const syncChoices = () => {
+      const method = methodInput.value;
+      Array.from(modelInput.options).forEach((option) => {
+        const other = option.dataset.method && option.dataset.method !== method;
+        option.hidden = other;
+        option.disabled = other;
+        if (other && option.selected) modelInput.value = "";
+      });
+      const canChoose = conditional.includes(method);
+      digitInput.disabled = !canChoose;
+      if (!canChoose) digitInput.value = "";
+    };
+    syncChoices();
     let latestPreview = 0;  // slider moves fire many requests: show only the newest answer
     const showPreview = async () => {
       const id = ++latestPreview;
       const url = previewBox.dataset.previewUrl.replace("METHOD", encodeURIComponent(methodInput.value));
       const query = new URLSearchParams({ creativity: slider.value, seed: seedInput.value });
+      if (modelInput.value) query.set("model", modelInput.value);
+      if (!digitInput.disabled && digitInput.value) query.set("digit", digitInput.value);
       previewSpinner.classList.remove("d-none");
       previewBox.setAttribute("aria-busy", "true");
       try {
@@ -97,7 +117,9 @@
       }
     };
     slider.addEventListener("input", showPreview);
-    methodInput.addEventListener("change", showPreview);
+    methodInput.addEventListener("change", () => { syncChoices(); showPreview(); });
+    modelInput.addEventListener("change", showPreview);
+    digitInput.addEventListener("change", showPreview);
     seedInput.addEventListener("change", showPreview);  // a seed chosen elsewhere (candidates)
     form.querySelector("[data-new-seed]").addEventListener("click", () => { newSeed(); showPreview(); });
     newSeed();
