@@ -14,7 +14,6 @@ import io
 import logging
 import math
 import threading
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +39,7 @@ from course_lib.models import (
 )
 from course_lib.paths import checkpoint_path
 from course_lib.runtime import use_threads
+from gallery_site.model_cache import LoadOnce
 
 logger = logging.getLogger(__name__)
 
@@ -186,10 +186,8 @@ class LatentMap:
 
 # --- the per-process model cache --------------------------------------------------------------
 
-_lock = threading.Lock()
-_models: dict[str, nn.Module] = {}
-_fingerprints: dict[str, str] = {}  # of the file each cached model was loaded from
-_load_counts: Counter[str] = Counter()
+#: Each method's model and the fingerprint of the file it was loaded from, once per process.
+_models: LoadOnce[str, tuple[nn.Module, str]] = LoadOnce()
 
 
 def _check_method(method: str) -> None:
@@ -202,18 +200,13 @@ def _check_method(method: str) -> None:
 def get_model(method: str) -> nn.Module:
     """The trained model for ``method``, loaded from its checkpoint on first use, then cached."""
     _check_method(method)
-    model = _models.get(method)
-    if model is not None:
-        return model
-    with _lock:
-        model = _models.get(method)  # another thread may have loaded it while we waited
-        if model is None:
-            use_threads(INFERENCE_THREADS)
-            fingerprint = _fingerprint(method)
-            model = _load(method)
-            _models[method], _fingerprints[method] = model, fingerprint
-            _load_counts[method] += 1
-    return model
+    return _models.get(method, lambda: _load_served(method))[0]
+
+
+def _load_served(method: str) -> tuple[nn.Module, str]:
+    use_threads(INFERENCE_THREADS)
+    fingerprint = _fingerprint(method)
+    return _load(method), fingerprint
 
 
 #: What to do about a checkpoint that cannot be used: train_models retrains exactly those.
@@ -284,8 +277,8 @@ def _fingerprint(method: str) -> str:
 
 def checkpoint_of(method: str) -> tuple[str, str]:
     """``(checkpoint name, fingerprint)`` of the model that ``method`` decodes with now."""
-    get_model(method)
-    return CHECKPOINTS[method], _fingerprints[method]
+    _check_method(method)
+    return CHECKPOINTS[method], _models.get(method, lambda: _load_served(method))[1]
 
 
 def served(method: str) -> Served:
@@ -315,16 +308,14 @@ def check_checkpoint(method: str, name: str | None = None) -> None:
 def load_count(method: str) -> int:
     """How many times this process has loaded ``method``'s checkpoint (1 once it is cached)."""
     _check_method(method)
-    return _load_counts[method]
+    return _models.loads[method]
 
 
 def clear_cache() -> None:
     """Forget loaded models, load counts and the latent map (tests; after retraining)."""
     global _dataset_map
-    with _lock, _explorer_lock:
-        _models.clear()
-        _fingerprints.clear()
-        _load_counts.clear()
+    _models.clear()
+    with _explorer_lock:
         _dataset_map = None
 
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
-import threading
 import time
 import uuid
-from collections import Counter, OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from course_lib import styles as course_styles
 from course_lib.metrics import nearest_neighbour_distances
 from course_lib.runtime import use_threads
 from gallery.models import GeneratedArtwork, GenerationMethod
+from gallery_site.model_cache import LoadOnce
 
 from .models import Style, StyleSample, StyleStatus
 
@@ -303,34 +302,23 @@ def _store_trained(style: Style, result: course_styles.StyleResult, seconds: flo
 
 # --- the trained-style cache ------------------------------------------------------------------
 
-_lock = threading.Lock()
-_cache: OrderedDict[tuple[int, str], course_styles.StyleResult] = OrderedDict()
-_load_counts: Counter[tuple[int, str]] = Counter()
+_cache: LoadOnce[tuple[int, str], course_styles.StyleResult] = LoadOnce(CACHE_SIZE)
 
 
 def get_trained(style: Style) -> course_styles.StyleResult:
     """The style's trained model, originals and report, loaded once per process and cached."""
     if style.status != StyleStatus.DONE or not style.style_file:
         raise StyleUnavailable("This style has not finished training.")
-    key = (style.pk, style.style_file.name)
-    with _lock:
-        cached = _cache.get(key)
-        if cached is not None:
-            _cache.move_to_end(key)
-            return cached
-        use_threads(INFERENCE_THREADS)
-        try:
-            with _local_copy(style.style_file) as path:
-                result = course_styles.load_style(path)
-        except (OSError, ValueError) as error:
-            raise StyleUnavailable(
-                f"The trained style file could not be read ({error})."
-            ) from error
-        _cache[key] = result
-        _load_counts[key] += 1
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
-    return result
+    return _cache.get((style.pk, style.style_file.name), lambda: _load_trained(style))
+
+
+def _load_trained(style: Style) -> course_styles.StyleResult:
+    use_threads(INFERENCE_THREADS)
+    try:
+        with _local_copy(style.style_file) as path:
+            return course_styles.load_style(path)
+    except (OSError, ValueError) as error:
+        raise StyleUnavailable(f"The trained style file could not be read ({error}).") from error
 
 
 @contextlib.contextmanager
@@ -352,14 +340,12 @@ def _local_copy(field: FieldFile) -> Iterator[Path]:
 
 def load_count(style: Style) -> int:
     """How many times this process has loaded the style's file (1 once it is cached)."""
-    return _load_counts[(style.pk, style.style_file.name)]
+    return _cache.loads[(style.pk, style.style_file.name)]
 
 
 def clear_cache() -> None:
     """Forget loaded styles and load counts (tests)."""
-    with _lock:
-        _cache.clear()
-        _load_counts.clear()
+    _cache.clear()
 
 
 # --- showing and saving -----------------------------------------------------------------------

@@ -11,10 +11,8 @@ fingerprint, so a retrained checkpoint is never served from a stale cache.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +30,7 @@ from course_lib.data import load_dataset
 from course_lib.models import DigitClassifier
 from course_lib.paths import checkpoint_dir
 from course_lib.runtime import use_threads
+from gallery_site.model_cache import LoadOnce
 
 from .models import GALLERY_METHODS, WEB_FOLDER, ModelKind, ModelRecord, ModelSource, ModelStatus
 
@@ -390,7 +389,7 @@ def _register(path: Path) -> Registration:
         error="",
         finished=_saved_at(meta.get("saved_at")),
     )
-    _loaded.pop_record(existing.pk if existing else None)
+    _forget_record(existing.pk if existing else None)
     record, created = ModelRecord.objects.update_or_create(checkpoint=name, defaults=values)
     return Registration(name, "created" if created else "updated", record=record)
 
@@ -437,28 +436,15 @@ def default_record(kind: str) -> ModelRecord | None:
 # --- loading and showing ----------------------------------------------------------------------
 
 
-class _ModelCache:
-    """Models loaded per process, keyed by record id and fingerprint, least recent dropped."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.lock = threading.Lock()
-        self.models: OrderedDict[tuple[int, str], nn.Module] = OrderedDict()
-        self.grids: dict[tuple[int, str], str] = {}
-
-    def pop_record(self, record_id: int | None) -> None:
-        with self.lock:
-            for key in [k for k in self.models if k[0] == record_id]:
-                del self.models[key]
-                self.grids.pop(key, None)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.models.clear()
-            self.grids.clear()
+#: Models loaded per process, keyed by record id and fingerprint, and their sample grids.
+_models: LoadOnce[tuple[int, str], nn.Module] = LoadOnce(CACHE_SIZE)
+_grids: LoadOnce[tuple[int, str], str] = LoadOnce(CACHE_SIZE)
 
 
-_loaded = _ModelCache(CACHE_SIZE)
+def _forget_record(record_id: int | None) -> None:
+    """Drop a record's cached model and grid (its checkpoint was replaced)."""
+    for cache in (_models, _grids):
+        cache.discard(lambda key: key[0] != record_id)
 
 
 def load_model(record: ModelRecord) -> nn.Module:
@@ -466,46 +452,39 @@ def load_model(record: ModelRecord) -> nn.Module:
     path = record.checkpoint_path
     if record.status != ModelStatus.DONE or path is None:
         raise RecordUnavailable("This model has not finished training.")
-    key = (record.pk, record.fingerprint)
-    with _loaded.lock:
-        cached = _loaded.models.get(key)
-        if cached is not None:
-            _loaded.models.move_to_end(key)
-            return cached
-        use_threads(INFERENCE_THREADS)
-        try:
-            if checkpoints.fingerprint(path) != record.fingerprint:
-                raise RecordUnavailable(
-                    f"The checkpoint {record.checkpoint} has changed since it was recorded; "
-                    "run `python manage.py register_models` to record the new weights."
-                )
-            model = checkpoints.load(path)
-        except ValueError as error:
-            raise RecordUnavailable(f"The checkpoint cannot be used: {error}") from None
-        _loaded.models[key] = model
-        while len(_loaded.models) > _loaded.size:
-            old, _ = _loaded.models.popitem(last=False)
-            _loaded.grids.pop(old, None)
-    return model
+    return _models.get((record.pk, record.fingerprint), lambda: _load_record(record, path))
+
+
+def _load_record(record: ModelRecord, path: Any) -> nn.Module:
+    use_threads(INFERENCE_THREADS)
+    try:
+        if checkpoints.fingerprint(path) != record.fingerprint:
+            raise RecordUnavailable(
+                f"The checkpoint {record.checkpoint} has changed since it was recorded; "
+                "run `python manage.py register_models` to record the new weights."
+            )
+        return checkpoints.load(path)
+    except ValueError as error:
+        raise RecordUnavailable(f"The checkpoint cannot be used: {error}") from None
 
 
 def sample_grid(record: ModelRecord) -> str:
     """A ``data:`` URL of 16 seeded samples from the record's model (``model.sample``)."""
-    key = (record.pk, record.fingerprint)
-    if key in _loaded.grids:
-        return _loaded.grids[key]
-    model = load_model(record)
-    with torch.no_grad():
-        images = model.sample(GRID_SAMPLES, seed=GRID_SEED)
-    url = imaging.to_data_url(imaging.make_grid(images, nrow=GRID_COLUMNS, scale=GRID_SCALE))
-    with _loaded.lock:
-        _loaded.grids[key] = url
-    return url
+
+    def draw() -> str:
+        model = load_model(record)
+        with torch.no_grad():
+            images = model.sample(GRID_SAMPLES, seed=GRID_SEED)
+        grid = imaging.make_grid(images, nrow=GRID_COLUMNS, scale=GRID_SCALE)
+        return imaging.to_data_url(grid)
+
+    return _grids.get((record.pk, record.fingerprint), draw)
 
 
 def clear_cache() -> None:
     """Forget loaded models and grids (tests)."""
-    _loaded.clear()
+    _models.clear()
+    _grids.clear()
 
 
 def status_payload(record: ModelRecord) -> dict[str, Any]:
