@@ -166,3 +166,12 @@ def make_artwork(method: str = "VAE", seed: int = 0, title: str = "test art") ->
         png_bytes=image.png_bytes,
         latent_vector=image.latent_vector,
     )
+
+
+@pytest.fixture(scope="module")
+def jupyter_lab(browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A headless JupyterLab on copies of the course notebooks (``tests/browser/lab.py``)."""
+    from .lab import running_lab
+
+    with running_lab(tmp_path_factory.mktemp("jupyterlab")) as lab:
+        yield lab
