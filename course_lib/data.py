@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset
 
 from .paths import data_dir
@@ -144,16 +144,36 @@ def _split(
     """Deterministic stratified train/test split (the same one every time)."""
     if split == "all":  # a copy: the cached arrays must not change if a learner edits these
         return ImageDataset(images.clone(), labels.clone(), classes, name)
-    index = np.arange(len(labels))
-    counts = np.bincount(labels.numpy())
-    stratify = labels.numpy() if counts[counts > 0].min() >= 2 else None
-    train_idx, test_idx = train_test_split(
-        index, test_size=TEST_FRACTION, random_state=SPLIT_SEED, stratify=stratify
-    )
-    # train_test_split returns the indices in a fixed shuffled order; keeping it means that the
-    # first images of a split are a fair sample of every class (the raw data is sorted by label).
+    train_idx, test_idx = split_indices(labels.numpy(), TEST_FRACTION, SPLIT_SEED)
     chosen = train_idx if split == "train" else test_idx
     return ImageDataset(images[chosen], labels[chosen], classes, f"{name}/{split}")
+
+
+def split_indices(
+    labels: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices, stratified: each class gives the test split its share (largest
+    remainders, so the test split holds exactly ``ceil(n * test_fraction)`` items), and both
+    lists come shuffled, so the first items of a split are a fair sample of every class (the
+    raw data is sorted by label). Plain numpy: importing scikit-learn for this cost every
+    notebook a second or two."""
+    labels = np.asarray(labels)
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    shares = counts * test_fraction
+    n_test = np.floor(shares).astype(int)
+    missing = math.ceil(len(labels) * test_fraction) - int(n_test.sum())
+    n_test[np.argsort(-(shares - n_test), kind="stable")[:missing]] += 1
+    test = np.concatenate(
+        [
+            rng.permutation(np.flatnonzero(labels == cls))[:k]
+            for cls, k in zip(classes, n_test, strict=True)
+        ]
+    )
+    train = np.setdiff1d(np.arange(len(labels)), test)
+    return rng.permutation(train), rng.permutation(test)
 
 
 @functools.lru_cache(maxsize=1)

@@ -239,7 +239,8 @@ def digit_classifier(*, progress: bool = False) -> DigitClassifier:
         if model.metadata.get("recipe") != recipe:
             raise ValueError("made with another recipe")
     except (ValueError, FileNotFoundError):  # missing, corrupt or stale: train a fresh one
-        model = _train_classifier(train.images, train.labels, progress)
+        with torch.enable_grad():  # a caller judging samples under no_grad still trains it
+            model = _train_classifier(train.images, train.labels, progress)
         test = load_dataset(CLASSIFIER_RECIPE["dataset"], "test")
         accuracy = round(classifier_accuracy(model, test), 4)
         checkpoints.save(model, path, recipe=recipe, test_accuracy=accuracy)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from course_lib.data import ImageDataset, load_dataset
+from course_lib.data import ImageDataset, load_dataset, split_indices
 from course_lib.patterns import PATTERN_TYPES
 
 
@@ -294,3 +294,21 @@ def test_image_dataset_rejects_mismatched_inputs():
         ImageDataset(torch.rand(5, 1, 28, 28), torch.zeros(4), ["0"])
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         ImageDataset(torch.rand(5, 784), torch.zeros(5), ["0"])
+
+
+def test_split_indices_partition_every_class_in_proportion_and_repeat():
+    labels = np.repeat(np.arange(3), [10, 7, 3])
+    train, test = split_indices(labels, 0.2, seed=5)
+    assert sorted([*train, *test]) == list(range(20))  # a partition: each index exactly once
+    assert len(test) == 4  # ceil(0.2 * 20)
+    assert np.bincount(labels[test], minlength=3).tolist() == [2, 1, 1]  # 2, 1.4, 0.6 -> 2 1 1
+    again = split_indices(labels, 0.2, seed=5)
+    assert train.tolist() == again[0].tolist() and test.tolist() == again[1].tolist()
+    assert test.tolist() != split_indices(labels, 0.2, seed=6)[1].tolist()
+    assert train.tolist() != sorted(train.tolist())  # shuffled: the start samples every class
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.5, 1.5])
+def test_split_indices_rejects_a_fraction_outside_zero_and_one(fraction):
+    with pytest.raises(ValueError, match="test_fraction"):
+        split_indices(np.zeros(10, dtype=int), fraction, seed=0)

@@ -239,3 +239,17 @@ def test_sample_quality_judges_the_real_digits_once_per_judge(monkeypatch):
         judge.head.bias.add_(1.0)
     metrics.sample_quality(samples, n_reference=20, classifier=judge)
     assert calls.count("held-out digits") == 3
+
+
+def test_a_judge_first_needed_under_no_grad_still_trains(tmp_path, monkeypatch):
+    # Judging samples is done under torch.no_grad(); the first call trains the judge there.
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setitem(metrics.CLASSIFIER_RECIPE, "epochs", 1)
+    metrics._JUDGES.clear()
+    try:
+        with torch.no_grad():
+            judge = metrics.digit_classifier()
+        assert (tmp_path / "checkpoints" / "digit_classifier.pt").is_file()
+        assert judge.metadata["test_accuracy"] > 0.5  # it learned, in one epoch
+    finally:
+        metrics._JUDGES.clear()
