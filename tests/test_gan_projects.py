@@ -70,3 +70,23 @@ def test_unanswered_is_not_wrong_and_bad_input_is_named(capsys):
         check_critic_depth(8, {(2, 8): 1.0})
     with pytest.raises(ValueError, match="answer must be one of"):
         check_critic_depth(30, {(2, 8): 1.0, (3, 8): 2.0})
+
+
+def test_notebook_03b_gives_each_project_a_check_and_a_hidden_solution():
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "03b_better_gans.ipynb"
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    sources = ["".join(c["source"]) for c in cells]
+    hidden = [
+        s
+        for c, s in zip(cells, sources, strict=True)
+        if c["metadata"].get("jupyter", {}).get("source_hidden")
+    ]
+    for check_name, solution in (
+        ("check_most_important_stabiliser(", "stabiliser_ablation("),
+        ("check_critic_depth(", "critic_depth_study("),
+    ):
+        assert any(check_name in s and s not in hidden for s in sources), check_name
+        assert any(solution in s and check_name in s for s in hidden), solution
