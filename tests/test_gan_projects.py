@@ -83,6 +83,7 @@ def test_notebook_03b_gives_each_project_a_check_and_a_hidden_solution():
         s
         for c, s in zip(cells, sources, strict=True)
         if c["metadata"].get("jupyter", {}).get("source_hidden")
+        and "project-solution" in c["metadata"].get("tags", [])
     ]
     for check_name, solution in (
         ("check_most_important_stabiliser(", "stabiliser_ablation("),
