@@ -584,7 +584,8 @@ def bench_notebooks(cfg: Config) -> list[Row]:
 
 def bench_widgets(cfg: Config) -> list[Row]:
     """Kernel-side time from a slider change to the new image with the course VAE
-    (`course_lib.widgets.measure_latency`); a widget feels instant well under 50 ms."""
+    (`course_lib.widgets.measure_latency`), and from a click on the GAN playground's step
+    buttons to its new picture; a widget feels instant well under 50 ms."""
     from course_lib import checkpoints
     from course_lib.data import load_dataset
     from course_lib.paths import checkpoint_path
@@ -609,6 +610,17 @@ def bench_widgets(cfg: Config) -> list[Row]:
                 passed=result["p50_ms"] < 50,
             )
         )
+    from course_lib.playground import GANPlayground  # notebook 03's GAN you can step through
+
+    result = GANPlayground().click_latency(repeats=cfg.widget_repeats)
+    rows.append(
+        Row(
+            "widget update, GAN playground (one step D / step G click)",
+            course=f"p50 {result['p50_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms",
+            bar="p50 < 50 ms",
+            passed=result["p50_ms"] < 50,
+        )
+    )
     return rows
 
 

@@ -45,6 +45,9 @@ __all__ = [
     "train_vae",
     "free_bits_kl",
     "train_gan",
+    "discriminator_step",
+    "generator_step",
+    "generator_loss",
     "train_conv_gan",
     "train_flow",
     "update_average",
@@ -393,6 +396,55 @@ def train_vae(
     return history
 
 
+def discriminator_step(
+    discriminator: nn.Module,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    real_label: float = 0.9,
+) -> dict[str, float]:
+    """One discriminator update of :func:`train_gan`: push real up, fake down.
+
+    Loss = BCE(D(real), ``real_label``) + BCE(D(fake), 0), on logits. The fakes are detached, so
+    this step leaves the generator alone. Returns ``d_loss`` and the mean verdicts ``d_real`` =
+    D(x) and ``d_fake`` = D(G(z)) before the update.
+    """
+    bce = F.binary_cross_entropy_with_logits
+    real_logits = discriminator.logits(real)
+    fake_logits = discriminator.logits(fake.detach())  # detach: this step leaves G alone
+    d_loss = bce(real_logits, torch.full_like(real_logits, real_label)) + bce(
+        fake_logits, torch.zeros_like(fake_logits)
+    )
+    optimizer.zero_grad(set_to_none=True)
+    d_loss.backward()
+    optimizer.step()
+    return {
+        "d_loss": d_loss.item(),
+        "d_real": torch.sigmoid(real_logits).mean().item(),
+        "d_fake": torch.sigmoid(fake_logits).mean().item(),
+    }
+
+
+def generator_loss(g_logits: torch.Tensor) -> torch.Tensor:
+    """The non-saturating generator loss -log D(G(z)) (Goodfellow et al., 2014, section 3):
+    BCE of the discriminator's logits on fakes against the label "real" (1)."""
+    bce = F.binary_cross_entropy_with_logits
+    g_loss = bce(g_logits, torch.ones_like(g_logits))
+    return g_loss
+
+
+def generator_step(
+    discriminator: nn.Module, fake: torch.Tensor, optimizer: torch.optim.Optimizer
+) -> float:
+    """One generator update of :func:`train_gan`: make the (just updated) discriminator call
+    ``fake`` (still attached to the generator's graph) real; only ``optimizer`` steps."""
+    g_loss = generator_loss(discriminator.logits(fake))
+    optimizer.zero_grad(set_to_none=True)
+    g_loss.backward()
+    optimizer.step()
+    return g_loss.item()
+
+
 def train_gan(
     generator: Generator,
     discriminator: Discriminator,
@@ -432,35 +484,13 @@ def train_gan(
     discriminator.to(dev).train()
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
-    bce = nn.BCEWithLogitsLoss()
 
     def step(x: torch.Tensor) -> dict[str, float]:
         n = x.shape[0]
         real = x.reshape(n, -1) * 2 - 1  # [0, 1] -> [-1, 1], the range of the tanh output
         fake = generator(torch.randn(n, generator.noise_dim, device=dev))
-
-        # Discriminator: push real up, fake down (fake detached: this step leaves G alone).
-        real_logits = discriminator.logits(real)
-        fake_logits = discriminator.logits(fake.detach())
-        d_loss = bce(real_logits, torch.full_like(real_logits, real_label)) + bce(
-            fake_logits, torch.zeros_like(fake_logits)
-        )
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-
-        # Generator: make the (just updated) discriminator call the fakes real.
-        g_logits = discriminator.logits(fake)
-        g_loss = bce(g_logits, torch.ones_like(g_logits))
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        return {
-            "d_loss": d_loss.item(),
-            "g_loss": g_loss.item(),
-            "d_real": torch.sigmoid(real_logits).mean().item(),
-            "d_fake": torch.sigmoid(fake_logits).mean().item(),
-        }
+        d = discriminator_step(discriminator, real, fake, opt_d, real_label=real_label)
+        return {**d, "g_loss": generator_step(discriminator, fake, opt_g)}
 
     history = fit(
         step,
