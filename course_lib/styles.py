@@ -304,10 +304,7 @@ def train_style(
         raise ValueError("give time_budget, max_epochs or both to say how long to train")
     if not 0 < autoencoder_share < 1:
         raise ValueError(f"autoencoder_share must be between 0 and 1, got {autoencoder_share!r}")
-    if latent_dim is None:
-        latent_dim = 64 if method == "flow" else 16
-    if flow_epochs is None and max_epochs is not None:
-        flow_epochs = 3 * max_epochs
+    latent_dim, flow_epochs = _method_defaults(method, latent_dim, max_epochs, flow_epochs)
     images = images.detach().float().cpu().clamp(0, 1)
     originals = F.interpolate(images, size=(IMAGE_SIZE, IMAGE_SIZE), mode="area")
     start = time.perf_counter()
@@ -339,11 +336,22 @@ def train_style(
     report.update(
         method=method,
         training_seconds=round(training_seconds, 2),
-        epochs=len(history),
+        epochs=sum(record.get("stage") != "flow" for record in history),  # over the pictures
         training_images=n_variants,
         final_loss=round(history[-1]["loss"], 2),
     )
     return StyleResult(model=model, originals=originals, report=report, history=history)
+
+
+def _method_defaults(
+    method: str, latent_dim: int | None, max_epochs: int | None, flow_epochs: int | None
+) -> tuple[int, int | None]:
+    """``latent_dim`` and ``flow_epochs`` as ``train_style`` uses them when left as None."""
+    if latent_dim is None:
+        latent_dim = 64 if method == "flow" else 16
+    if flow_epochs is None and max_epochs is not None:
+        flow_epochs = 3 * max_epochs
+    return latent_dim, flow_epochs
 
 
 def _progress_reporter(
@@ -808,6 +816,10 @@ def style_checkpoint_path(name: str, images: torch.Tensor, **settings: Any) -> P
     bound = inspect.signature(train_style).bind(images, **settings)  # unknown: TypeError
     bound.apply_defaults()
     recipe = {k: v for k, v in bound.arguments.items() if k not in _STYLE_DISPLAY_ONLY}
+    # a default left as None and the value it stands for are the same recipe
+    recipe["latent_dim"], recipe["flow_epochs"] = _method_defaults(
+        recipe["method"], recipe["latent_dim"], recipe["max_epochs"], recipe["flow_epochs"]
+    )
     recipe["format_version"] = FORMAT_VERSION
     pixels = (images.detach().cpu().float().clamp(0, 1) * 255).round().to(torch.uint8)
     digest = hashlib.sha256(json.dumps(checkpoints.jsonable(recipe), sort_keys=True).encode())
