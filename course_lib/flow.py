@@ -27,6 +27,7 @@ from torch import nn
 
 from .models import (
     AutoencoderModel,
+    StyleAutoencoder,
     _check_dims,
     _check_labels,
     _check_latent,
@@ -35,9 +36,11 @@ from .models import (
 )
 from .runtime import device_of
 
-__all__ = ["LatentFlowModel", "flow_matching_loss", "SOLVERS"]
+__all__ = ["LatentFlowModel", "flow_matching_loss", "SOLVERS", "AUTOENCODERS"]
 
 SOLVERS = ("euler", "midpoint")
+#: The autoencoders a flow can live on: the digits' (the default) and the style studio's.
+AUTOENCODERS = {cls.__name__: cls for cls in (AutoencoderModel, StyleAutoencoder)}
 
 
 def flow_matching_loss(
@@ -80,7 +83,8 @@ class LatentFlowModel(nn.Module):
     """A velocity field on an autoencoder's codes, plus that autoencoder: one checkpoint file.
 
     - ``autoencoder``: an :class:`AutoencoderModel` (its weights are used as they are) or its
-      constructor arguments;
+      constructor arguments; ``autoencoder_class`` names another class of
+      :data:`AUTOENCODERS` (the style studio's ``StyleAutoencoder``) for those arguments;
     - ``n_classes``: 0 for an unconditional flow; else the classes of the training labels;
     - ``width``, ``depth``: the residual MLP; ``class_dim``: numbers per class embedding;
     - ``steps``, ``guidance``, ``solver``: how ``decode``/``sample`` integrate by default
@@ -105,12 +109,19 @@ class LatentFlowModel(nn.Module):
         steps: int = 20,
         guidance: float = 1.5,
         solver: str = "euler",
+        autoencoder_class: str = "AutoencoderModel",
     ):
         super().__init__()
-        if isinstance(autoencoder, AutoencoderModel):
+        if autoencoder_class not in AUTOENCODERS:
+            raise ValueError(
+                f"autoencoder_class must be one of {', '.join(AUTOENCODERS)}, "
+                f"got {autoencoder_class!r}"
+            )
+        if isinstance(autoencoder, tuple(AUTOENCODERS.values())):
             self.autoencoder = autoencoder
+            autoencoder_class = type(autoencoder).__name__
         elif autoencoder is None or isinstance(autoencoder, dict):
-            self.autoencoder = AutoencoderModel(**(autoencoder or {}))
+            self.autoencoder = AUTOENCODERS[autoencoder_class](**(autoencoder or {}))
         else:
             raise ValueError(
                 f"autoencoder must be an AutoencoderModel or its config, got {autoencoder!r}"
@@ -136,6 +147,8 @@ class LatentFlowModel(nn.Module):
             "guidance": self.guidance,
             "solver": solver,
         }
+        if autoencoder_class != "AutoencoderModel":  # digit flows keep their config as it was
+            self.config["autoencoder_class"] = autoencoder_class
         self.n_classes, self.null_label = n_classes, n_classes  # the last row: "no class"
         self.noise_dim = self.autoencoder.latent_dim
         self.latent_dim = self.noise_dim + class_dim

@@ -39,6 +39,7 @@ __all__ = [
     "critic_for",
     "DigitClassifier",
     "StyleVAE",
+    "StyleAutoencoder",
     "vae_loss",
     "vae_loss_terms",
     "MODEL_CLASSES",
@@ -704,6 +705,41 @@ class StyleVAE(nn.Module):
     kl_divergence = VariationalAutoencoder.kl_divergence
     codes = VariationalAutoencoder.codes
     sample = VariationalAutoencoder.sample
+
+
+class StyleAutoencoder(nn.Module):
+    """:class:`StyleVAE`'s encoder and decoder without the noise: a plain autoencoder for
+    32x32 colour images, whose codes a latent flow learns to draw (``course_lib.styles``).
+
+    Without the KL term pulling every code towards N(0, I), the decoder need not blend
+    neighbouring pictures, so reconstructions keep their edges; the flow supplies the prior.
+    """
+
+    def __init__(self, latent_dim: int = 16, width: int = 32):
+        super().__init__()
+        _check_dims(latent_dim=latent_dim, width=width)
+        self.config = {"latent_dim": latent_dim, "width": width}
+        self.latent_dim = latent_dim
+        self.image_shape = (3, 32, 32)
+        layers = StyleVAE(latent_dim, width)  # the same layers, built once, not written twice
+        self.encoder = nn.Sequential(*layers.encoder, nn.Linear(2 * width * 8 * 8, latent_dim))
+        self.decoder = layers.decoder
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``(n, 3, 32, 32)`` -> codes ``(n, latent_dim)``."""
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (3, 32, 32):
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"expected RGB images shaped (n, 3, 32, 32), got {shape}")
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Codes ``(n, latent_dim)`` -> images ``(n, 3, 32, 32)`` in [0, 1]."""
+        return self.decoder(_check_latent(z, self.latent_dim))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(reconstructed, latent)``, as :class:`AutoencoderModel` does."""
+        latent = self.encode(x)
+        return self.decode(latent), latent
 
 
 # --- the judge: a small digit classifier for sample-quality metrics --------------------------

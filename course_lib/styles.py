@@ -1,4 +1,9 @@
-"""The personal style studio: learn a small VAE from 5-10 images of one style, then vary it.
+"""The personal style studio: learn a style from 5-10 images of it, then vary it.
+
+Two ways to learn it (``train_style(method=...)``): by default an autoencoder plus a latent
+flow on its codes (``course_lib.flow``, Stable Diffusion's recipe in miniature), whose
+variations keep the style's shapes; or a small VAE, whose variations keep the palette but melt
+the shapes into soft colour blobs. :func:`compare_methods` measures both side by side.
 
 A handful of images is far too few to train a generative model, so :func:`augment` turns them
 into hundreds of crops, turns and flips first. Colour jitter stays gentle on purpose: the
@@ -7,7 +12,7 @@ colours *are* the style, so a model that saw every hue would forget them.
 The web app and the notebook call the same few functions::
 
     images = load_style_images("data/style_samples/warm_mandalas")  # (8, 3, 32, 32)
-    result = train_style(images, time_budget=45)                    # StyleVAE + report
+    result = train_style(images, time_budget=45)                    # flow model + report
     print(brief_report(result.report))
     grid = make_grid(variations(result.model, 16, seed=0))
     save_style(result, "data/checkpoints/my_style.pt")
@@ -38,15 +43,19 @@ from torchvision.transforms import v2
 
 from . import checkpoints
 from .data import IMAGE_EXTENSIONS
+from .flow import LatentFlowModel
 from .metrics import nearest_neighbour_distances
-from .models import StyleVAE
+from .models import StyleAutoencoder, StyleVAE
 from .paths import PROJECT_ROOT, checkpoint_path
 from .patterns import create_pattern
 from .runtime import device_of, use_threads
-from .training import History, fit
+from .training import History, fit, train_flow
 
 __all__ = [
     "StyleVAE",
+    "StyleAutoencoder",
+    "METHODS",
+    "DEFAULT_METHOD",
     "StyleResult",
     "augment",
     "load_style_images",
@@ -56,6 +65,10 @@ __all__ = [
     "brief_report",
     "variations",
     "latent_traversal",
+    "sharpness",
+    "sharpness_ratio",
+    "memorisation",
+    "measure_style",
     "save_style",
     "load_style",
     "style_checkpoint_path",
@@ -76,6 +89,17 @@ SAMPLE_STYLES_DIR = PROJECT_ROOT / "data" / "style_samples"
 FORMAT, FORMAT_VERSION = checkpoints.FORMAT, checkpoints.FORMAT_VERSION
 #: The header of style files written before styles became checkpoints; still read.
 LEGACY_FORMAT = "course_lib.style"
+
+#: How a style is learned: an autoencoder plus a latent flow on its codes (the default: its
+#: variations keep the shapes), or the small VAE (soft colour blobs); see train_style.
+METHODS = ("flow", "vae")
+DEFAULT_METHOD = "flow"
+#: A trained style's model: the flow (holding its autoencoder) or the VAE.
+StyleModel = LatentFlowModel | StyleVAE
+AUTOENCODER_SHARE = 0.7  # of the time budget; the flow on 64-number codes learns fast
+FLOW_BATCH_SIZE = 64  # 640 codes: 10 steps an epoch
+FLOW_EMA_DECAY = 0.99  # a run of under 1,000 steps: average over the last ~100
+FLOW_STEPS = 20  # Euler steps from noise to a code
 
 
 # --- the model -------------------------------------------------------------------------------
@@ -214,7 +238,7 @@ def augment(
 class StyleResult:
     """A trained style: the model, its training history, the input images and the report."""
 
-    model: StyleVAE
+    model: StyleModel
     originals: torch.Tensor  # (n, 3, 32, 32), the style images the model learned from
     report: dict[str, Any]  # JSON-able numbers, see train_style
     history: History = field(default_factory=list)
@@ -223,35 +247,50 @@ class StyleResult:
 def train_style(
     images: torch.Tensor,
     *,
+    method: str = DEFAULT_METHOD,
     time_budget: float | None = 45.0,
     max_epochs: int | None = None,
     n_variants: int = 640,
-    latent_dim: int = 16,
+    latent_dim: int | None = None,
     batch_size: int = 32,
     lr: float = 2e-3,
     kl_weight: float = 1.0,
+    autoencoder_share: float = AUTOENCODER_SHARE,
+    flow_epochs: int | None = None,
     seed: int = 0,
     progress: bool = True,
     callback: Callable[[dict[str, Any]], None] | None = None,
 ) -> StyleResult:
-    """Learn a :class:`StyleVAE` of a style from a few square images ``(n, 3, H, W)`` in [0, 1].
+    """Learn a style from a few square images ``(n, 3, H, W)`` in [0, 1], by one of two methods.
 
-    The images are augmented to ``n_variants`` training images; training stops after
-    ``max_epochs`` passes or ``time_budget`` seconds, whichever comes first, on one CPU thread
-    (robust on a busy machine; the thread count is restored afterwards). ``callback`` gets each
-    epoch's record, with ``progress`` from 0 to 1 for a progress bar.
+    - ``method="flow"`` (the default, it keeps the shapes): a :class:`StyleAutoencoder` learns
+      to squeeze the pictures into ``latent_dim`` (64) numbers and back, then a
+      :class:`LatentFlowModel` learns to draw new codes like theirs (Stable Diffusion's recipe
+      in miniature, ``course_lib.flow``). The autoencoder gets ``autoencoder_share`` of the
+      time budget and the flow the rest; by epochs, the autoencoder trains ``max_epochs`` and
+      the flow ``flow_epochs`` (3 x ``max_epochs`` unless given: its epochs are 7x shorter).
+    - ``method="vae"``: the :class:`StyleVAE` of ``latent_dim`` (16) numbers, as before.
 
-    The loss is the negative ELBO of the lesson's VAE: pixel binary cross-entropy plus the
-    model's KL (``StyleVAE.kl_divergence``, the lesson's closed form). For pixels in [0, 1]
-    the cross-entropy acts like a squared error that weighs near-white and near-black pixels
-    more, which keeps flat backgrounds clean. The KL weight rises from 0 to ``kl_weight`` over
-    the first third of training ("KL annealing", Bowman et al. 2016), so the decoder learns to
-    draw the style before the prior pulls the codes together; ``kl_weight`` below 1 is a
-    beta-VAE (Higgins et al. 2017).
+    Both learn from ``n_variants`` augmented pictures and stop after ``max_epochs`` or
+    ``time_budget`` seconds (the budget covers everything), on one CPU thread (robust on a
+    busy machine; the thread count is restored afterwards). ``callback`` gets each epoch's
+    record, with ``progress`` from 0 to 1 for a progress bar.
+
+    The VAE's loss is the lesson's negative ELBO: pixel binary cross-entropy plus the model's
+    KL. For pixels in [0, 1] the cross-entropy acts like a squared error that weighs
+    near-white and near-black pixels more, which keeps flat backgrounds clean. The KL weight
+    rises from 0 to ``kl_weight`` over the first third of training ("KL annealing", Bowman et
+    al. 2016), so the decoder learns to draw the style before the prior pulls the codes
+    together; ``kl_weight`` below 1 is a beta-VAE (Higgins et al. 2017). The autoencoder
+    minimises the same cross-entropy alone: nothing pulls its codes together, so its decoder
+    need not blur, and the flow learns where the codes lie instead of a prior forcing them.
 
     The report (all plain numbers, see :func:`style_report`) says how well the originals are
-    reconstructed, how varied the samples are and whether they copy the originals.
+    reconstructed, how varied and how sharp the samples are and whether they copy the
+    originals.
     """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
         raise ValueError(f"expected RGB images shaped (n, 3, H, W), got {shape}")
@@ -263,6 +302,9 @@ def train_style(
         )
     if time_budget is None and max_epochs is None:
         raise ValueError("give time_budget, max_epochs or both to say how long to train")
+    if not 0 < autoencoder_share < 1:
+        raise ValueError(f"autoencoder_share must be between 0 and 1, got {autoencoder_share!r}")
+    latent_dim, flow_epochs = _method_defaults(method, latent_dim, max_epochs, flow_epochs)
     images = images.detach().float().cpu().clamp(0, 1)
     originals = F.interpolate(images, size=(IMAGE_SIZE, IMAGE_SIZE), mode="area")
     start = time.perf_counter()
@@ -270,71 +312,180 @@ def train_style(
     try:
         data = augment(images, n_variants, seed=seed)
         torch.manual_seed(seed)  # the model's initial weights and the VAE's sampling noise
-        model = StyleVAE(latent_dim=latent_dim)
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-        steps_per_epoch = math.ceil(n_variants / batch_size)
-        steps = 0
-
-        def done() -> float:
-            """The fraction of training behind us, by time or by epochs."""
-            fractions = []
-            if time_budget is not None:
-                fractions.append((time.perf_counter() - start) / time_budget)
-            if max_epochs is not None:
-                fractions.append(steps / (max_epochs * steps_per_epoch))
-            return min(1.0, max(fractions))
-
-        def step(x: torch.Tensor) -> dict[str, float]:
-            nonlocal steps
-            beta = kl_weight * min(1.0, 3 * done())
-            mu, logvar = model.encode(x)
-            z = model.reparameterize(mu, logvar)
-            recon = F.binary_cross_entropy(model.decode(z), x, reduction="sum")
-            kl = model.kl_divergence(z, mu, logvar)
-            loss = (recon + beta * kl) / x.shape[0]
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            steps += 1
-            n = x.shape[0]
-            return {"loss": loss.item(), "recon": recon.item() / n, "kl": kl.item() / n}
-
-        def report_progress(record: dict[str, Any]) -> None:
-            record["progress"] = round(done(), 4)
-            if callback is not None:
-                callback(record)
-
-        model.train()
-        remaining = None if time_budget is None else time_budget - (time.perf_counter() - start)
-        history = fit(
-            step,
-            data,
-            epochs=max_epochs,
-            time_budget=None if remaining is None else max(remaining, 1e-3),
-            batch_size=batch_size,
-            seed=seed,
-            desc="style VAE",
-            progress=progress,
-            callback=report_progress,
-            optimizers=[optimizer],
-            lr_schedule="cosine",
-        )
+        if method == "vae":
+            model: StyleModel = StyleVAE(latent_dim=latent_dim)
+            history = _train_vae(
+                model, data, start, time_budget, max_epochs, batch_size, lr, kl_weight, seed,
+                progress, callback,
+            )  # fmt: skip
+        else:
+            model, history = _train_flow(
+                StyleAutoencoder(latent_dim=latent_dim), data, start, time_budget, max_epochs,
+                flow_epochs, batch_size, lr, autoencoder_share, seed, progress, callback,
+            )  # fmt: skip
         training_seconds = time.perf_counter() - start
         model.eval()
-        with torch.no_grad():
-            mu, logvar = model.encode(originals)
-            per_dim_kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
-            model.dimension_kl.copy_(per_dim_kl.mean(0))
+        if isinstance(model, StyleVAE):
+            with torch.no_grad():
+                mu, logvar = model.encode(originals)
+                per_dim_kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+                model.dimension_kl.copy_(per_dim_kl.mean(0))
         report = style_report(model, originals, seed=seed)
     finally:
         use_threads(threads)
     report.update(
+        method=method,
         training_seconds=round(training_seconds, 2),
-        epochs=len(history),
+        epochs=sum(record.get("stage") != "flow" for record in history),  # over the pictures
         training_images=n_variants,
         final_loss=round(history[-1]["loss"], 2),
     )
     return StyleResult(model=model, originals=originals, report=report, history=history)
+
+
+def _method_defaults(
+    method: str, latent_dim: int | None, max_epochs: int | None, flow_epochs: int | None
+) -> tuple[int, int | None]:
+    """``latent_dim`` and ``flow_epochs`` as ``train_style`` uses them when left as None."""
+    if latent_dim is None:
+        latent_dim = 64 if method == "flow" else 16
+    if flow_epochs is None and max_epochs is not None:
+        flow_epochs = 3 * max_epochs
+    return latent_dim, flow_epochs
+
+
+def _progress_reporter(
+    done: Callable[[], float], callback: Callable[[dict[str, Any]], None] | None
+) -> Callable[[dict[str, Any]], None]:
+    """fit's callback: adds ``progress`` (0 to 1, from ``done``) and passes the record on."""
+
+    def report_progress(record: dict[str, Any]) -> None:
+        record["progress"] = round(min(1.0, max(0.0, done())), 4)
+        if callback is not None:
+            callback(record)
+
+    return report_progress
+
+
+def _train_vae(
+    model: StyleVAE, data, start, time_budget, max_epochs, batch_size, lr, kl_weight, seed,
+    progress, callback,
+) -> History:  # fmt: skip
+    """Train ``model`` on the augmented pictures: negative ELBO with an annealed KL weight."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    steps_per_epoch = math.ceil(data.shape[0] / batch_size)
+    steps = 0
+
+    def done() -> float:
+        """The fraction of training behind us, by time or by epochs."""
+        fractions = []
+        if time_budget is not None:
+            fractions.append((time.perf_counter() - start) / time_budget)
+        if max_epochs is not None:
+            fractions.append(steps / (max_epochs * steps_per_epoch))
+        return min(1.0, max(fractions))
+
+    def step(x: torch.Tensor) -> dict[str, float]:
+        nonlocal steps
+        beta = kl_weight * min(1.0, 3 * done())
+        mu, logvar = model.encode(x)
+        z = model.reparameterize(mu, logvar)
+        recon = F.binary_cross_entropy(model.decode(z), x, reduction="sum")
+        kl = model.kl_divergence(z, mu, logvar)
+        loss = (recon + beta * kl) / x.shape[0]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        steps += 1
+        n = x.shape[0]
+        return {"loss": loss.item(), "recon": recon.item() / n, "kl": kl.item() / n}
+
+    model.train()
+    remaining = None if time_budget is None else time_budget - (time.perf_counter() - start)
+    return fit(
+        step,
+        data,
+        epochs=max_epochs,
+        time_budget=None if remaining is None else max(remaining, 1e-3),
+        batch_size=batch_size,
+        seed=seed,
+        desc="style VAE",
+        progress=progress,
+        callback=_progress_reporter(done, callback),
+        optimizers=[optimizer],
+        lr_schedule="cosine",
+    )
+
+
+def _train_flow(
+    autoencoder: StyleAutoencoder, data, start, time_budget, max_epochs, flow_epochs,
+    batch_size, lr, autoencoder_share, seed, progress, callback,
+) -> tuple[LatentFlowModel, History]:  # fmt: skip
+    """Train the autoencoder on the augmented pictures, then a latent flow on its codes.
+
+    The history holds the autoencoder's epochs (``loss``: cross-entropy per picture) then the
+    flow's (``loss``: the flow-matching loss), each record naming its ``stage``.
+    """
+    optimizer = torch.optim.Adam(autoencoder.parameters(), lr=lr)
+    stage = "autoencoder"
+
+    def elapsed() -> float:
+        return time.perf_counter() - start
+
+    def done() -> float:
+        """The fraction of training behind us: the autoencoder's share first, then the flow's."""
+        if time_budget is not None:
+            by_time = elapsed() / time_budget
+        if max_epochs is None:
+            return by_time
+        by_epochs = len(history) / (max_epochs + flow_epochs)  # both stages' epochs so far
+        return by_epochs if time_budget is None else max(by_time, by_epochs)
+
+    def step(x: torch.Tensor) -> dict[str, float]:
+        reconstructed, _ = autoencoder(x)
+        loss = F.binary_cross_entropy(reconstructed, x, reduction="sum") / x.shape[0]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return {"loss": loss.item()}
+
+    history: History = []
+
+    def record(entry: dict[str, Any]) -> None:
+        entry["stage"] = stage
+        history.append(entry)
+        _progress_reporter(done, callback)(entry)
+
+    autoencoder.train()
+    fit(
+        step,
+        data,
+        epochs=max_epochs,
+        time_budget=None if time_budget is None else max(time_budget * autoencoder_share, 1e-3),
+        batch_size=batch_size,
+        seed=seed,
+        desc="style autoencoder",
+        progress=progress,
+        callback=record,
+        optimizers=[optimizer],
+        lr_schedule="cosine",
+    )
+    autoencoder.eval()
+    stage = "flow"
+    model = LatentFlowModel(autoencoder, n_classes=0, steps=FLOW_STEPS, guidance=0.0)
+    train_flow(
+        model,
+        data,
+        epochs=flow_epochs,
+        time_budget=None if time_budget is None else max(time_budget - elapsed(), 1e-3),
+        batch_size=FLOW_BATCH_SIZE,
+        lr=lr,
+        ema_decay=FLOW_EMA_DECAY,
+        seed=seed,
+        progress=progress,
+        callback=record,
+    )
+    return model, history
 
 
 # --- what the model learned ------------------------------------------------------------------
@@ -357,9 +508,68 @@ def _mean_pairwise_rms(images: torch.Tensor) -> float:
     return float(distances.sum() / (n * (n - 1)))
 
 
+def reconstruct(model: StyleModel, images: torch.Tensor) -> torch.Tensor:
+    """A style model's own drawing of ``images``: the VAE decodes their mean codes (mu), the
+    flow model's autoencoder its codes. A variation this close to a picture is a copy of it."""
+    with torch.no_grad():
+        if isinstance(model, StyleVAE):
+            return model.decode(model.encode(images)[0])
+        return model.autoencoder(images)[0]
+
+
+def sharpness(images: torch.Tensor) -> torch.Tensor:
+    """Each image's edge strength: the mean absolute brightness step between neighbouring
+    pixels, across and down ``(n,)``. Blur lowers it, crisp lines and dots raise it."""
+    if not isinstance(images, torch.Tensor) or images.dim() != 4:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images)
+        raise ValueError(f"expected images shaped (n, C, H, W), got {shape}")
+    grey = images.double().mean(1)
+    across = (grey[:, :, 1:] - grey[:, :, :-1]).abs().mean((1, 2))
+    down = (grey[:, 1:, :] - grey[:, :-1, :]).abs().mean((1, 2))
+    return (across + down) / 2
+
+
+def sharpness_ratio(images: torch.Tensor, originals: torch.Tensor) -> float:
+    """Shape fidelity: the images' mean :func:`sharpness` over the originals' (1.0 = as crisp).
+
+    A soft colour blob keeps the palette (the colour difference cannot tell) but loses the
+    edges, so it scores far below 1; pixel noise would score above 1, so read it next to the
+    variety ratio. Measured on brightness, so it judges the drawing, not the palette.
+    """
+    return float(sharpness(images).mean() / sharpness(originals).mean().clamp_min(1e-8))
+
+
+def memorisation(
+    variations: torch.Tensor,
+    originals: torch.Tensor,
+    augmented: torch.Tensor,
+    copy_distance: float = SAME_LOOK,
+) -> dict[str, float]:
+    """Are the variations copies of the originals or of the augmented training pictures?
+
+    - ``nearest_original_ratio``: the variations' median RMS distance to their nearest original
+      over the augmented pictures' own (about 1: as far from the originals as a crop, turn or
+      mirror of one; near 0: the originals handed back);
+    - ``near_copy_fraction``: the share of variations within ``copy_distance`` (``SAME_LOOK``
+      by default) of an original or of an augmented picture; ``nearest_training_min``: the
+      closest any variation comes to one of them.
+    """
+    _, to_originals = nearest_neighbour_distances(variations, originals)
+    _, augmented_to_originals = nearest_neighbour_distances(augmented, originals)
+    _, to_training = nearest_neighbour_distances(variations, torch.cat([originals, augmented]))
+    reference = float(np.median(augmented_to_originals))
+    return {
+        "nearest_original_median": round(float(np.median(to_originals)), 4),
+        "augmented_original_median": round(reference, 4),
+        "nearest_original_ratio": round(float(np.median(to_originals)) / max(reference, 1e-8), 3),
+        "nearest_training_min": round(float(to_training.min()), 4),
+        "near_copy_fraction": round(float((to_training <= copy_distance).mean()), 3),
+    }
+
+
 @torch.no_grad()
 def style_report(
-    model: StyleVAE, originals: torch.Tensor, *, n_samples: int = 32, seed: int = 0
+    model: StyleModel, originals: torch.Tensor, *, n_samples: int = 32, seed: int = 0
 ) -> dict[str, Any]:
     """Measure a trained style model against its originals; every value is a plain number.
 
@@ -373,10 +583,12 @@ def style_report(
       ``SAME_LOOK``; ``copy_distance`` is that threshold averaged over the originals.
     - ``colour_difference``: RMS difference of the mean colour (RGB in [0, 1]) of samples
       and originals: small when the model kept the style's palette.
+    - ``sharpness_ratio``: the samples' edge strength over the originals'
+      (:func:`sharpness_ratio`; 1.0 = as crisp, soft blobs far below).
     """
     was_training = model.training
     model.eval()
-    reconstructed = model.decode(model.encode(originals)[0])
+    reconstructed = reconstruct(model, originals)
     per_image_rms = (reconstructed - originals).pow(2).mean((1, 2, 3)).sqrt().numpy()
     mse = float((reconstructed - originals).pow(2).mean())
     samples = model.sample(n_samples, seed=seed)
@@ -399,6 +611,7 @@ def style_report(
         "copy_distance": round(float(copy_threshold.mean()), 4),
         "copy_fraction": round(float((nearest <= copy_threshold[index]).mean()), 3),
         "colour_difference": round(colour, 4),
+        "sharpness_ratio": round(sharpness_ratio(samples, originals), 3),
     }
 
 
@@ -448,7 +661,7 @@ def brief_report(report: dict[str, Any]) -> str:
 # --- making images ---------------------------------------------------------------------------
 
 
-def variations(model: StyleVAE, n: int, seed: int = 0, temperature: float = 1.0) -> torch.Tensor:
+def variations(model: StyleModel, n: int, seed: int = 0, temperature: float = 1.0) -> torch.Tensor:
     """``n`` new images ``(n, 3, 32, 32)`` in the learned style; lower temperature, safer."""
     was_training = model.training
     model.eval()
@@ -460,36 +673,68 @@ def variations(model: StyleVAE, n: int, seed: int = 0, temperature: float = 1.0)
 
 @torch.no_grad()
 def latent_traversal(
-    model: StyleVAE, dim: int | None = None, steps: int = 8, seed: int = 0, span: float = 2.5
+    model: StyleModel, dim: int | None = None, steps: int = 8, seed: int = 0, span: float = 2.5
 ) -> torch.Tensor:
     """Decode ``steps`` codes on a line through the latent space: ``(steps, 3, 32, 32)``.
 
     The line passes through a seeded draw from the prior and runs from ``-span`` to ``+span``
-    along latent dimension ``dim``; by default the most used one (largest mean KL over the
-    style's images), or a seeded random direction if the model has not been trained.
+    along latent dimension ``dim``; by default the VAE's most used one (largest mean KL over
+    the style's images), else a seeded random direction. A flow's code walks in its noise
+    part only; its "no class" part stays as ``model.codes`` draws it.
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
+    free = getattr(model, "noise_dim", model.latent_dim)
     generator = torch.Generator().manual_seed(seed)
-    base = torch.randn(model.latent_dim, generator=generator)
-    if dim is None and bool(model.dimension_kl.any()):
-        dim = int(model.dimension_kl.argmax())
+    base = torch.randn(free, generator=generator)
+    dimension_kl = getattr(model, "dimension_kl", None)
+    if dim is None and dimension_kl is not None and bool(dimension_kl.any()):
+        dim = int(dimension_kl.argmax())
     if dim is None:
-        direction = torch.randn(model.latent_dim, generator=generator)
+        direction = torch.randn(free, generator=generator)
         direction /= direction.norm()
-    elif isinstance(dim, int) and not isinstance(dim, bool) and 0 <= dim < model.latent_dim:
-        direction = torch.zeros(model.latent_dim)
+    elif isinstance(dim, int) and not isinstance(dim, bool) and 0 <= dim < free:
+        direction = torch.zeros(free)
         direction[dim] = 1.0
     else:
-        raise ValueError(f"dim must be an integer in 0..{model.latent_dim - 1}, got {dim!r}")
+        raise ValueError(f"dim must be an integer in 0..{free - 1}, got {dim!r}")
     base -= (base @ direction) * direction  # so the middle of the line is at 0 along it
     offsets = torch.linspace(-span, span, steps)
     codes = base + offsets[:, None] * direction
+    if free < model.latent_dim:  # the flow's class part ("no class")
+        codes = torch.cat([codes, model.codes(steps, seed=seed)[:, free:].cpu()], dim=1)
     was_training = model.training
     model.eval()
     images = model.decode(codes.to(device_of(model)))
     model.train(was_training)
     return images
+
+
+@torch.no_grad()
+def measure_style(result: StyleResult, n: int = 32, seed: int = 0) -> dict[str, Any]:
+    """The side-by-side figures of a trained style: shape fidelity, memorisation and times.
+
+    ``n`` variations (seed ``seed``) are judged by :func:`sharpness_ratio` and, against the
+    originals and the augmented pictures the model learned from (redrawn by :func:`augment`
+    with the report's count and seed 0, as ``train_style`` drew them from 32x32 originals),
+    by :func:`memorisation`. ``training_seconds`` comes from the report (a loaded style keeps
+    it); ``ms_per_variation`` is timed here, one batch of ``n``.
+    """
+    model = result.model.eval()
+    variations(model, 1, seed=seed)  # the first call pays one-off set-up costs: not timed
+    start = time.perf_counter()
+    images = variations(model, n, seed=seed)
+    seconds = time.perf_counter() - start
+    augmented = augment(result.originals, int(result.report.get("training_images", 640)))
+    return {
+        "method": result.report.get("method", "vae"),
+        "sharpness_ratio": round(sharpness_ratio(images, result.originals), 3),
+        **memorisation(images, result.originals, augmented),
+        "variety_ratio": result.report.get("variety_ratio"),
+        "colour_difference": result.report.get("colour_difference"),
+        "training_seconds": result.report.get("training_seconds"),
+        "ms_per_variation": round(1000 * seconds / n, 3),
+    }
 
 
 # --- saving and loading ----------------------------------------------------------------------
@@ -516,14 +761,22 @@ def save_style(result: StyleResult, path: checkpoints.Source) -> checkpoints.Sou
 
 def load_style(path: checkpoints.Source) -> StyleResult:
     """Read a style saved by :func:`save_style` (a path or an open binary file); the model
-    comes back in eval mode on the CPU. Files of the older style format are read too."""
+    comes back in eval mode on the CPU. Styles learned by either method load, and so do
+    StyleVAE files of the older style format."""
     payload = checkpoints.read_payload(path, kind="saved style")
     if isinstance(payload, dict) and payload.get("format") == LEGACY_FORMAT:
         payload = _from_legacy(payload)
     checkpoints.check_header(payload, path, kind="saved style")
-    if payload.get("class") != "StyleVAE":
+    config = payload.get("config")
+    is_flow = payload.get("class") == "LatentFlowModel" and isinstance(config, dict)
+    if payload.get("class") != "StyleVAE" and not (
+        is_flow and config.get("autoencoder_class") == "StyleAutoencoder"
+    ):
         name = checkpoints.source_name(path)
-        raise ValueError(f"{name} holds a {payload.get('class')!r}, not a style (StyleVAE)")
+        raise ValueError(
+            f"{name} holds a {payload.get('class')!r}, not a style "
+            "(a StyleVAE, or a LatentFlowModel on a StyleAutoencoder)"
+        )
     model = checkpoints.build(payload, path)  # shapes checked first: no hostile allocation
     originals = model.tensors.get("originals")
     if not isinstance(originals, torch.Tensor) or originals.dim() != 4:
@@ -563,6 +816,10 @@ def style_checkpoint_path(name: str, images: torch.Tensor, **settings: Any) -> P
     bound = inspect.signature(train_style).bind(images, **settings)  # unknown: TypeError
     bound.apply_defaults()
     recipe = {k: v for k, v in bound.arguments.items() if k not in _STYLE_DISPLAY_ONLY}
+    # a default left as None and the value it stands for are the same recipe
+    recipe["latent_dim"], recipe["flow_epochs"] = _method_defaults(
+        recipe["method"], recipe["latent_dim"], recipe["max_epochs"], recipe["flow_epochs"]
+    )
     recipe["format_version"] = FORMAT_VERSION
     pixels = (images.detach().cpu().float().clamp(0, 1) * 255).round().to(torch.uint8)
     digest = hashlib.sha256(json.dumps(checkpoints.jsonable(recipe), sort_keys=True).encode())

@@ -39,6 +39,8 @@ REPORT_KEYS = {
     "copy_distance",
     "copy_fraction",
     "colour_difference",
+    "sharpness_ratio",
+    "method",
     "training_seconds",
     "epochs",
     "training_images",
@@ -62,7 +64,9 @@ def _png_bytes(size: tuple[int, int] = (8, 8), fmt: str = "PNG", mode: str = "RG
 @pytest.fixture(scope="module")
 def trained() -> StyleResult:
     """One short training run shared by the tests that only read its result."""
-    return train_style(_images(6), max_epochs=2, time_budget=None, n_variants=64, progress=False)
+    return train_style(
+        _images(6), method="vae", max_epochs=2, time_budget=None, n_variants=64, progress=False
+    )
 
 
 # ---- the model ----------------------------------------------------------------------------------
@@ -209,8 +213,10 @@ def test_train_style_returns_a_model_history_and_a_json_report(trained):
     assert len(trained.history) == 2
     assert set(trained.report) == REPORT_KEYS
     assert json.loads(json.dumps(trained.report, allow_nan=False)) == trained.report
+    assert trained.report["method"] == "vae"
     for key, value in trained.report.items():
-        assert isinstance(value, (int, float)) and math.isfinite(value), key
+        if key != "method":
+            assert isinstance(value, (int, float)) and math.isfinite(value), key
     assert trained.report["epochs"] == 2
     assert 0 <= trained.report["copy_fraction"] <= 1
     assert trained.model.dimension_kl.shape == (16,)
@@ -222,6 +228,7 @@ def test_train_style_reports_progress_and_restores_the_thread_count():
     threads = torch.get_num_threads()
     result = train_style(
         _images(5, size=40),
+        method="vae",
         max_epochs=3,
         time_budget=None,
         n_variants=32,
@@ -464,3 +471,95 @@ def test_a_style_round_trips_through_an_open_file_and_old_files_still_load(train
     checkpoints.save(Generator(noise_dim=2, hidden_dim=4), tmp_path / "gan.pt")
     with pytest.raises(ValueError, match="not a style"):
         load_style(tmp_path / "gan.pt")
+
+
+# ---- the default method: an autoencoder plus a latent flow on its codes --------------------------
+
+
+@pytest.fixture(scope="module")
+def trained_flow() -> StyleResult:
+    """One short run of the default method, shared by the tests that only read it."""
+    return train_style(_images(6), max_epochs=2, time_budget=None, n_variants=64, progress=False)
+
+
+def test_the_default_style_is_a_latent_flow_on_a_style_autoencoder(trained_flow):
+    from course_lib.flow import LatentFlowModel
+    from course_lib.models import StyleAutoencoder
+
+    assert styles.DEFAULT_METHOD == "flow"
+    model = trained_flow.model
+    assert isinstance(model, LatentFlowModel) and isinstance(model.autoencoder, StyleAutoencoder)
+    assert trained_flow.report["method"] == "flow"
+    assert set(trained_flow.report) == REPORT_KEYS
+    stages = [record["stage"] for record in trained_flow.history]
+    assert stages == ["autoencoder"] * 2 + ["flow"] * 6  # the flow gets 3x the epochs
+    assert variations(model, 3, seed=0).shape == (3, 3, 32, 32)
+
+
+def test_the_flow_trainer_stops_at_a_tiny_budget_with_both_stages():
+    start = time.perf_counter()
+    result = train_style(_images(5), method="flow", time_budget=0.5, progress=False)
+    assert time.perf_counter() - start < 8
+    assert result.report["training_seconds"] < 2.5
+    assert {record["stage"] for record in result.history} == {"autoencoder", "flow"}
+
+
+def test_flow_variations_are_deterministic_with_a_seed(trained_flow):
+    model = trained_flow.model
+    assert torch.equal(variations(model, 4, seed=3), variations(model, 4, seed=3))
+    assert not torch.equal(variations(model, 4, seed=3), variations(model, 4, seed=4))
+
+
+def test_a_flow_style_saves_and_loads_through_checkpoints(trained_flow, tmp_path):
+    path = save_style(trained_flow, tmp_path / "flow_style.pt")
+    loaded = load_style(path)
+    assert torch.equal(
+        variations(loaded.model, 4, seed=1), variations(trained_flow.model, 4, seed=1)
+    )
+    walk = latent_traversal(loaded.model, steps=3, seed=0)
+    assert walk.shape == (3, 3, 32, 32)
+    assert torch.equal(walk, latent_traversal(trained_flow.model, steps=3, seed=0))
+
+
+def test_load_style_refuses_a_digit_flow_with_a_message(tmp_path):
+    from course_lib import checkpoints
+    from course_lib.flow import LatentFlowModel
+
+    path = checkpoints.save(LatentFlowModel(n_classes=0), tmp_path / "digits_flow.pt")
+    with pytest.raises(ValueError, match="not a style"):
+        load_style(path)
+
+
+def test_sharpness_ranks_a_blurred_image_below_the_original():
+    originals = load_style_images(styles.SAMPLE_STYLES_DIR / "warm_mandalas")
+    blurred = torch.nn.functional.avg_pool2d(originals, 3, stride=1, padding=1)
+    assert styles.sharpness_ratio(originals, originals) == pytest.approx(1.0)
+    assert styles.sharpness_ratio(blurred, originals) < 0.8
+    flat = originals.mean((2, 3), keepdim=True).expand_as(originals)  # a blob of the palette
+    assert styles.sharpness_ratio(flat, originals) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match=r"\(n, C, H, W\)"):
+        styles.sharpness(torch.rand(3, 32, 32))
+
+
+def test_memorisation_flags_copies_of_originals_and_of_augmentations():
+    originals = load_style_images(styles.SAMPLE_STYLES_DIR / "warm_mandalas")
+    augmented = augment(originals, 64, seed=0)
+    copies = torch.cat([originals[:2], augmented[:2]])
+    flagged = styles.memorisation(copies, originals, augmented)
+    assert flagged["near_copy_fraction"] == 1.0
+    assert flagged["nearest_training_min"] == 0.0
+    fresh = styles.memorisation(torch.rand(4, 3, 32, 32), originals, augmented)
+    assert fresh["near_copy_fraction"] == 0.0
+    assert fresh["nearest_original_ratio"] > 0.5
+    half = styles.memorisation(
+        torch.cat([originals[:2], torch.rand(2, 3, 32, 32)]), originals, augmented
+    )
+    assert half["near_copy_fraction"] == 0.5
+
+
+def test_measure_style_reports_both_figures_and_times(trained_flow):
+    figures = styles.measure_style(trained_flow, n=8)
+    assert figures["method"] == "flow"
+    assert 0 <= figures["near_copy_fraction"] <= 1
+    assert figures["sharpness_ratio"] > 0 and figures["ms_per_variation"] > 0
+    assert figures["training_seconds"] == trained_flow.report["training_seconds"]
