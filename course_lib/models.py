@@ -753,19 +753,21 @@ class DigitClassifier(nn.Module):
     before the last layer) the Fréchet distance, the way Inception-v3 does for photos.
     """
 
-    def __init__(self, features: int = 128):
+    def __init__(self, features: int = 128, channels: int = 32):
         super().__init__()
-        _check_dims(features=features)
-        self.config = {"features": features}
+        _check_dims(features=features, channels=channels)
+        # ``channels`` in the first convolution, twice that in the second; the course's judge
+        # uses 16 (``metrics.CLASSIFIER_RECIPE``): 96% held-out accuracy in half the time of 32.
+        self.config = {"features": features, "channels": channels}
         self.body = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1),
+            nn.Conv2d(1, channels, 3, padding=1),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1),
+            nn.Conv2d(channels, 2 * channels, 3, padding=1),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(2),
             nn.Flatten(),
-            nn.Linear(64 * 7 * 7, features),
+            nn.Linear(2 * channels * 7 * 7, features),
             nn.ReLU(inplace=True),
         )
         self.head = nn.Linear(features, 10)

