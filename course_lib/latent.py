@@ -8,12 +8,13 @@ helpers that notebooks and the web app also use on their own.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 import torch
+from PIL import Image
 from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
@@ -25,6 +26,8 @@ __all__ = [
     "lerp",
     "manifold_grid",
     "nearest_neighbours",
+    "neighbour_strip",
+    "picked_index",
     "slerp",
 ]
 
@@ -480,3 +483,77 @@ def latent_scatter(
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Click a point, see its neighbours (notebook 05's clickable map, course_lib.widgets.NeighbourMap)
+# --------------------------------------------------------------------------------------------
+
+
+def picked_index(trace: Any, points: Any) -> int | None:
+    """The collected index of the point a plotly click or hover reports, or None if none.
+
+    ``FigureWidget`` calls every trace's handlers with ``(trace, points, state)``, and only the
+    trace under the mouse gets a non-empty ``points.point_inds`` (positions within that trace).
+    Each trace of :meth:`LatentSpaceExplorer.figure_2d` carries the collected indices of its
+    points as ``customdata``, which turns a position in a trace into a row of the explorer.
+    """
+    positions = list(getattr(points, "point_inds", None) or [])
+    if not positions:
+        return None
+    customdata = getattr(trace, "customdata", None)
+    if customdata is None:
+        raise ValueError("the trace has no customdata: draw the map with figure_2d()")
+    position = positions[0]
+    if isinstance(position, bool) or not 0 <= int(position) < len(customdata):
+        raise ValueError(f"point {position!r} is not in a trace of {len(customdata)} points")
+    return int(customdata[int(position)])
+
+
+def neighbour_strip(
+    images: Any, captions: Sequence[str], *, title: str = "", scale: int = 4
+) -> Image.Image:
+    """A row of images, each enlarged ``scale`` times with its own caption under it; the first
+    (the query) is set apart from the rest (its neighbours) by a gap and a grey rule.
+
+    Drawn with Pillow in a few milliseconds, so a widget can redraw it on every click.
+    """
+    from PIL import ImageDraw, ImageFont
+
+    from .imaging import titled, to_pil
+
+    tiles = [to_pil(image, scale=scale).convert("RGB") for image in _split_images(images)]
+    if len(tiles) != len(captions) or not tiles:
+        raise ValueError(f"need one caption per image, got {len(tiles)} images, {len(captions)}")
+    font = ImageFont.load_default(size=13)
+    lines = max(caption.count("\n") + 1 for caption in captions)
+    band = 16 * lines + 6
+    gap, rule = 4, 14  # between neighbours; before the first neighbour
+    tile_w = max(max(t.width for t in tiles), 84)
+    width = len(tiles) * tile_w + (len(tiles) - 2) * gap + rule if len(tiles) > 1 else tile_w
+    height = max(t.height for t in tiles) + band
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    x = 0
+    for number, (tile, text) in enumerate(zip(tiles, captions, strict=True)):
+        canvas.paste(tile, (x + (tile_w - tile.width) // 2, 0))
+        draw.multiline_text(
+            (x + tile_w / 2, tile.height + 3),
+            text,
+            fill="black",
+            font=font,
+            anchor="ma",
+            align="center",
+        )
+        x += tile_w + (rule if number == 0 else gap)
+        if number == 0 and len(tiles) > 1:
+            middle = x - rule // 2
+            draw.line([(middle, 0), (middle, height)], fill=(160, 160, 160), width=2)
+    return titled(canvas, title) if title else canvas
+
+
+def _split_images(images: Any) -> list[Any]:
+    """A batch ``(n, C, H, W)`` tensor/array or a list, as a list of single images."""
+    if isinstance(images, (torch.Tensor, np.ndarray)):
+        return [images[i] for i in range(len(images))]
+    return list(images)

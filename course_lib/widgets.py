@@ -1,6 +1,7 @@
 """Interactive front ends for the notebooks: sliders over latent codes, paths, temperature,
-a flow's sampling steps, the pattern studio and a live training monitor (core ipywidgets 8
-only, so they render in JupyterLab 4 with no extension to install).
+a flow's sampling steps, a clickable latent map, the pattern studio and a live training monitor
+(core ipywidgets 8, plus plotly's FigureWidget for the map, so they render in JupyterLab 4
+with no extension to install).
 
 Every widget here is a small class that holds its ipywidgets container in ``.widget`` and
 offers plain methods (``render``, ``frame``, ``z``...) that work without a browser, so tests and
@@ -30,13 +31,14 @@ from PIL import Image, ImageColor
 from torch import nn
 
 from .imaging import make_grid, titled, to_pil, to_png_bytes
-from .latent import INTERPOLATION_METHODS, interpolate
+from .latent import INTERPOLATION_METHODS, interpolate, neighbour_strip, picked_index
 from .patterns import PATTERN_TYPES, create_pattern
 from .runtime import use_threads
 
 __all__ = [
     "LatentSliders",
     "InterpolationSlider",
+    "NeighbourMap",
     "TemperatureSlider",
     "FlowFilm",
     "PatternDesigner",
@@ -44,6 +46,7 @@ __all__ = [
     "StyleUploader",
     "latent_sliders",
     "interpolation_slider",
+    "neighbour_map",
     "temperature_slider",
     "flow_film",
     "pattern_designer",
@@ -373,6 +376,169 @@ def interpolation_slider(
 ) -> InterpolationSlider:
     """A slider that moves along the path from ``z_start`` to ``z_end`` and shows each decode."""
     return InterpolationSlider(model, z_start, z_end, steps=steps, method=method, scale=scale)
+
+
+# --- click a point, see its neighbours ------------------------------------------------------
+
+
+class NeighbourMap(_ShowsWidget):
+    """A clickable latent map: hover a point to see its digit, click it to see the digit and its
+    ``k`` nearest reference (training) digits in the full latent space, with their distances.
+
+    The map is ``explorer.figure_2d`` as a plotly ``FigureWidget`` (it needs ``anywidget``);
+    the neighbours come from ``reference.find_similar_points`` on the unprojected codes, so
+    what the panel shows does not depend on the 2-D picture. Seeing that the nearest training
+    digits are other drawings, not the same one, is a memorisation check by eye.
+    """
+
+    HOVER_SCALE = 5  # 140 px: the hovered digit, readable at a glance
+    SCALE = 4  # 112 px tiles in the neighbours strip
+
+    def __init__(
+        self,
+        explorer: Any,
+        images: ImageBatch,
+        reference: Any,
+        reference_images: ImageBatch,
+        method: str = "tsne",
+        k: int = 8,
+        seed: int = 0,
+    ) -> None:
+        for name, collected, pictures in (
+            ("explorer", explorer, images),
+            ("reference", reference, reference_images),
+        ):
+            count = len(getattr(collected, "latent_vectors", ()))
+            if count == 0:
+                raise ValueError(
+                    f"{name} has no codes: call its collect_latent_representations() first"
+                )
+            if len(pictures) != count:
+                raise ValueError(
+                    f"{name} holds {count} codes but {len(pictures)} images were given: pass "
+                    "the images in the order they were collected (a DataLoader without shuffle)"
+                )
+        dims = explorer.latent_vectors.shape[1], reference.latent_vectors.shape[1]
+        if dims[0] != dims[1]:
+            raise ValueError(f"the map's codes have {dims[0]} numbers, the reference's {dims[1]}")
+        import plotly.graph_objects as go  # FigureWidget needs anywidget: imported on first use
+
+        self.k = _check_int("k", k, 1, len(reference.latent_vectors))
+        self.explorer, self.reference = explorer, reference
+        self.images, self.reference_images = images, reference_images
+        self.method, self.seed = method, seed
+        self.figure = go.FigureWidget(explorer.figure_2d(method, seed))
+        self.figure.update_layout(
+            width=620, height=480, hovermode="closest", margin={"l": 50, "r": 10, "t": 40}
+        )
+        for trace in self.figure.data:
+            trace.on_click(self._on_click)
+            trace.on_hover(self._on_hover)
+        self.hovered: int | None = None
+        self.selected: int | None = None
+        self.hover_text = w.HTML(value="hover over a point to see its digit")
+        self.hover_image = _image()
+        self.text = w.HTML(value="click a point to see its nearest training digits")
+        self.image = _image()
+        hover_panel = w.VBox([self.hover_text, self.hover_image], layout=w.Layout(width="200px"))
+        self.widget = w.VBox(
+            [_title(repr(self)), w.HBox([self.figure, hover_panel]), self.text, self.image]
+        )
+
+    def __repr__(self) -> str:
+        name = {"pca": "PCA", "tsne": "t-SNE"}.get(self.method, self.method)
+        return (
+            f"NeighbourMap({name} map of {len(self.images)} digits, "
+            f"{self.k} nearest of {len(self.reference_images)} training digits)"
+        )
+
+    def neighbours(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Indices and distances of the ``k`` reference codes nearest to map point ``index``."""
+        index = _check_int("index", index, 0, len(self.images) - 1)
+        return self.reference.find_similar_points(self.explorer.latent_vectors[index], self.k)
+
+    def describe(self, index: int) -> str:
+        """One line naming map point ``index`` and each neighbour's label and distance."""
+        found, distances = self.neighbours(index)
+        listed = ", ".join(
+            f"#{i} a {self.reference.labels[i]} ({d:.2f})"
+            for i, d in zip(found, distances, strict=True)
+        )
+        return (
+            f"digit #{index} (a {self.explorer.labels[index]}): its {self.k} nearest training "
+            f"digits (distance in the latent space): {listed}"
+        )
+
+    def picture(self, index: int) -> Image.Image:
+        """Map point ``index`` (left) and its ``k`` nearest training digits, each captioned."""
+        found, distances = self.neighbours(index)
+        pictures = [self.images[index], *(self.reference_images[int(i)] for i in found)]
+        captions = [f"map digit #{index}\na {self.explorer.labels[index]}"] + [
+            f"a {self.reference.labels[i]}\nd = {d:.2f}"
+            for i, d in zip(found, distances, strict=True)
+        ]
+        title = (
+            f"digit #{index} and its {self.k} nearest training digits (d: latent distance; "
+            f"a copy of a training digit would be at d = 0)"
+        )
+        return neighbour_strip(pictures, captions, title=title, scale=self.SCALE)
+
+    def snapshot(self, index: int) -> Image.Image:
+        """A still for readers without a kernel: the static map with point ``index`` ringed,
+        above :meth:`picture` of its neighbours (what clicking that point shows)."""
+        figure = self.explorer.static_figure_2d(self.method, self.seed)
+        axes = figure.axes[0]
+        x, y = self.explorer.project_2d(self.method, self.seed)[index]
+        axes.scatter([x], [y], s=220, facecolors="none", edgecolors="black", linewidths=2)
+        axes.annotate(f"#{index}", (x, y), xytext=(8, 8), textcoords="offset points")
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=100)
+        parts = [Image.open(buffer).convert("RGB"), self.picture(index)]
+        canvas = Image.new(
+            "RGB", (max(p.width for p in parts), sum(p.height for p in parts)), "white"
+        )
+        canvas.paste(parts[0], ((canvas.width - parts[0].width) // 2, 0))
+        canvas.paste(parts[1], (0, parts[0].height))
+        return canvas
+
+    def select(self, index: int) -> None:
+        """Show map point ``index`` and its neighbours in the panel, as a click does."""
+        picture = self.picture(index)  # first, so a bad index leaves the panel as it was
+        self.selected = int(index)
+        self.image.value = to_png_bytes(picture)
+        self.text.value = html.escape(self.describe(index))
+
+    def hover(self, index: int) -> None:
+        """Show map point ``index``'s digit in the side panel, as hovering it does."""
+        index = _check_int("index", index, 0, len(self.images) - 1)
+        self.hovered = index
+        self.hover_image.value = to_png_bytes(self.images[index], scale=self.HOVER_SCALE)
+        self.hover_text.value = f"digit #{index}: a {self.explorer.labels[index]}"
+
+    def _on_click(self, trace: Any, points: Any, _state: Any = None) -> None:
+        index = picked_index(trace, points)
+        if index is not None:  # plotly calls every trace; only the clicked one has points
+            self.select(index)
+
+    def _on_hover(self, trace: Any, points: Any, _state: Any = None) -> None:
+        index = picked_index(trace, points)
+        if index is not None:
+            self.hover(index)
+
+
+def neighbour_map(
+    explorer: Any,
+    images: ImageBatch,
+    reference: Any,
+    reference_images: ImageBatch,
+    method: str = "tsne",
+    k: int = 8,
+    seed: int = 0,
+) -> NeighbourMap:
+    """A clickable map of ``explorer``'s codes showing each point's nearest ``reference`` digits."""
+    return NeighbourMap(
+        explorer, images, reference, reference_images, method=method, k=k, seed=seed
+    )
 
 
 # --- temperature ----------------------------------------------------------------------------

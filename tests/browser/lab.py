@@ -212,3 +212,15 @@ def run_all(page, lab: Lab, notebook: str) -> None:
     page.locator(".jp-StatusBar-Widget", has_text="| Idle").wait_for()
     tracebacks = page.locator(".jp-OutputArea-output", has_text="Traceback")
     assert tracebacks.count() == 0, tracebacks.first.inner_text()
+
+
+def forget_open_tabs(lab: Lab) -> None:
+    """Delete JupyterLab's saved workspace, so the next page opens only its own notebook (a
+    second ``run_all`` in one JupyterLab would otherwise also see the first notebook's cells)."""
+    request = urllib.request.Request(
+        f"{lab.url}/lab/api/workspaces/default",
+        headers={"Authorization": f"token {lab.token}"},
+        method="DELETE",
+    )
+    with contextlib.suppress(urllib.error.HTTPError):  # 404: nothing saved yet
+        urllib.request.urlopen(request, timeout=30).close()
