@@ -86,6 +86,7 @@ class Recipe:
 
 #: Epochs of the course's conv GANs. Notebook 03b trains the conditional one within its 40 s:
 #: 8 epochs score a Fréchet ratio of about 9.5, against about 24 after 6 (and the MLP GAN's 15).
+#: Its width is 24, not 32: a Fréchet ratio of 11.6 against 13.4, in 25 s of CPU against 35.
 EPOCHS_DCGAN = 5
 EPOCHS_CGAN = 8
 #: Epochs of notebook 10's latent flow (16 steps each): about 20 s on one laptop CPU core.
@@ -129,8 +130,10 @@ RECIPES: dict[str, Recipe] = {
         batch_size=128,
         lr=6e-3,
     ),
+    # 40 epochs at lr 2e-3 judge as well as 60 at 1e-3 (Fréchet ratio 16 against 18) in two
+    # thirds of the time.
     "gan_mnist5k": Recipe(
-        "gan", "mnist5k", {"noise_dim": 64, "hidden_dim": 256}, epochs=60, lr=1e-3
+        "gan", "mnist5k", {"noise_dim": 64, "hidden_dim": 256}, epochs=40, lr=2e-3
     ),
     # The upgrade of notebook 03b and the gallery's GAN: a small DCGAN with hinge loss,
     # spectral normalisation, shift augmentation and a weight average (train_conv_gan).
@@ -142,7 +145,7 @@ RECIPES: dict[str, Recipe] = {
     "cgan_mnist5k": Recipe(
         "conv_gan",
         "mnist5k",
-        {"noise_dim": 32, "width": 32, "n_classes": 10},
+        {"noise_dim": 32, "width": 24, "n_classes": 10},
         epochs=EPOCHS_CGAN,
         lr=3e-3,
     ),
