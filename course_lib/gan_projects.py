@@ -16,6 +16,7 @@ from torch.utils.data import Dataset
 from .checks import check
 from .metrics import DigitClassifier, sample_quality
 from .models import ConvDiscriminator, ConvGenerator, critic_for
+from .recipes import EPOCHS_CGAN, RECIPES
 from .training import set_seed, train_conv_gan
 
 __all__ = [
@@ -33,7 +34,9 @@ STABILISER_RUNS: dict[str, dict[str, Any]] = {
     "no shift": {"max_shift": 0},
     "bce loss": {"loss": "bce"},
 }
-CONFIG = {"noise_dim": 32, "width": 32, "n_classes": 10}  # the course's conditional conv GAN
+#: The course's conditional conv GAN (recipe ``cgan_mnist5k``): its sizes and learning rate.
+CONFIG = RECIPES["cgan_mnist5k"].config
+LR = RECIPES["cgan_mnist5k"].lr
 
 
 def _fd_ratio(
@@ -46,7 +49,7 @@ def _fd_ratio(
 def stabiliser_ablation(
     data: Dataset,
     *,
-    epochs: int = 8,
+    epochs: int = EPOCHS_CGAN,
     seed: int = 0,
     n_samples: int = 1000,
     classifier: DigitClassifier | None = None,
@@ -60,7 +63,7 @@ def stabiliser_ablation(
         set_seed(seed)
         generator = ConvGenerator(**CONFIG)
         train_conv_gan(
-            generator, critic_for(generator), data, epochs=epochs, lr=3e-3, seed=seed,
+            generator, critic_for(generator), data, epochs=epochs, lr=LR, seed=seed,
             progress=progress, **settings,
         )  # fmt: skip
         ratios[name] = _fd_ratio(generator, n_samples, classifier)
@@ -103,9 +106,9 @@ def critic_depth_study(
         for depth in (2, 3):
             set_seed(seed)
             generator = ConvGenerator(**CONFIG)
-            critic = ConvDiscriminator(32, n_classes=10, depth=depth)
+            critic = ConvDiscriminator(CONFIG["width"], n_classes=CONFIG["n_classes"], depth=depth)
             train_conv_gan(
-                generator, critic, data, epochs=epochs, lr=3e-3, seed=seed, progress=progress
+                generator, critic, data, epochs=epochs, lr=LR, seed=seed, progress=progress
             )
             ratios[(depth, epochs)] = _fd_ratio(generator, n_samples, classifier)
     return ratios

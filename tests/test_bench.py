@@ -40,6 +40,7 @@ SECTION_TITLES = [
     "5. Notebook widgets",
     "6. The gallery in-process",
     "7. Model quality",
+    "8. The style studio's two methods",
 ]
 RATIO = re.compile(r"^\d+(\.\d+)?x$")
 

@@ -57,3 +57,27 @@ def test_every_interactive_output_has_a_static_image_beside_it(path):
         if any(kind in kinds for kind in INTERACTIVE) and "image/png" not in kinds:
             alone.append(i)
     assert not alone, f"{path.name}: interactive outputs without a static image in cells {alone}"
+
+
+#: A saved notebook above this is carrying something it should not: typically a plotly
+#: FigureWidget's saved widget state, which inlines all of plotly.js (5 MB) into the file.
+MAX_NOTEBOOK_BYTES = 2_000_000
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_saved_notebook_stays_small(path):
+    size = path.stat().st_size
+    anywidgets = [
+        key
+        for key, model in json.loads(path.read_text())["metadata"]
+        .get("widgets", {})
+        .get("application/vnd.jupyter.widget-state+json", {})
+        .get("state", {})
+        .items()
+        if model.get("model_name") == "AnyModel"
+    ]
+    assert not anywidgets, (
+        f"{path.name} saves the state of {len(anywidgets)} anywidget(s) (plotly FigureWidget: "
+        "plotly.js inlined); drop them from metadata.widgets, the static PNG stands in"
+    )
+    assert size < MAX_NOTEBOOK_BYTES, f"{path.name} is {size:,} bytes"
