@@ -1,7 +1,8 @@
 """Every widget fix of issue 13 (section 7), driven in a real JupyterLab after Run All.
 
-One test per notebook, each on a fresh tab of the module's JupyterLab (``jupyter_lab``): 02's
-training monitor when the model is loaded, 03's progress bars, 05's latent sliders and
+One test per notebook (one Run All each: they are the slow part), each on a fresh tab of the
+module's JupyterLab (``jupyter_lab``): 02's training monitor when the model is loaded, 03's
+progress bars and GAN playground buttons, 05's latent sliders (keys, mouse, reset) and
 clickable map, 06's pattern designer. The kernels read the shared checkpoints, so every Run
 All loads the course's models rather than training them (when they exist).
 """
@@ -13,6 +14,7 @@ import re
 from .lab import (
     IMAGE_PIXELS,
     IMAGE_READY,
+    READOUT_IS,
     Lab,
     forget_open_tabs,
     readout,
@@ -89,7 +91,9 @@ def test_02_a_loaded_vae_replays_its_history_in_the_training_monitor(
     assert page.js_errors == []
 
 
-def test_03_each_progress_bar_names_its_experiment(jupyter_lab: Lab, blank_page, screenshot):
+def test_03_progress_bars_name_their_experiment_and_the_gan_playground_steps(
+    jupyter_lab: Lab, blank_page, screenshot
+):
     page = blank_page
     forget_open_tabs(jupyter_lab)
     run_all(page, jupyter_lab, "03_gans.ipynb")
@@ -105,7 +109,48 @@ def test_03_each_progress_bar_names_its_experiment(jupyter_lab: Lab, blank_page,
         assert "100%" in shown[0], f"{name} the bar did not finish"
     assert not [d for d in descriptions if d.startswith("GAN:")], "a bar is labelled just 'GAN:'"
     screenshot(page, "lab-03-progress-bars", full_page=False)
+
+    # The GAN playground: the buttons reach the kernel, which steps the game and redraws.
+    widget = _widget(page, "GANPlayground(")
+    widget.scroll_into_view_if_needed()
+    buttons = widget.locator("button.widget-button")
+    assert buttons.all_text_contents() == ["step D", "step G", "train 100 steps", "reset"]
+    text = widget.locator(".widget-html").nth(1)
+    image = widget.locator("img.widget-image")
+    _ready(page, image)
+    assert _counts(text) == (0, 0)
+    assert "modes covered:" in text.inner_text()
+    first_src, first_pixels = image.get_attribute("src"), image.evaluate(IMAGE_PIXELS)
+    # One discriminator step: a new picture (D's map moved) and the count says so.
+    buttons.filter(has_text="step D").click()
+    wait_image_changed(page, image, first_src, "step D was clicked")
+    _wait_counts(page, text, (1, 0))
+    after_d = image.get_attribute("src")
+    assert image.evaluate(IMAGE_PIXELS) != first_pixels
+    # 100 rounds of one D and one G step: both counts move by 100.
+    buttons.filter(has_text="train 100 steps").click()
+    _wait_counts(page, text, (101, 100))
+    wait_image_changed(page, image, after_d, "train 100 steps was clicked")
+    widget.scroll_into_view_if_needed()
+    screenshot(page, "jupyterlab-gan-playground", full_page=False)
     assert page.js_errors == []
+
+
+PLAYGROUND_COUNTS = re.compile(r"D steps: (\d+) · G steps: (\d+)")
+
+
+def _counts(text) -> tuple[int, int]:
+    found = PLAYGROUND_COUNTS.search(text.inner_text())
+    assert found, f"no step counts in the playground's text line: {text.inner_text()!r}"
+    return int(found[1]), int(found[2])
+
+
+def _wait_counts(page, text, want: tuple[int, int]) -> None:
+    page.wait_for_function(
+        "([el, want]) => el.textContent.includes(want)",
+        arg=[text.element_handle(), f"D steps: {want[0]} · G steps: {want[1]}"],
+        timeout=30_000,
+    )
 
 
 def test_05_reset_restores_the_code_in_one_redraw_and_the_map_answers_hover_and_click(
@@ -138,6 +183,34 @@ def test_05_reset_restores_the_code_in_one_redraw_and_the_map_answers_hover_and_
     assert [handles.nth(i).get_attribute("aria-valuenow") for i in range(8)] == start_values
     assert [readout(sliders.nth(i)).text_content() for i in range(8)] == start_readouts
     screenshot(page, "lab-05-latent-sliders-after-reset", full_page=False)
+
+    # Drag z[1]'s handle to the left end with the mouse: the readout and the digit follow.
+    second = sliders.nth(1)
+    box = second.locator(".noUi-handle").bounding_box()
+    track = second.locator(".noUi-base").bounding_box()
+    middle = box["y"] + box["height"] / 2
+    before = image.get_attribute("src")
+    page.mouse.move(box["x"] + box["width"] / 2, middle)
+    page.mouse.down()
+    page.mouse.move(track["x"] - 10, middle, steps=8)
+    page.mouse.up()
+    low = float(second.locator(".noUi-handle").get_attribute("aria-valuemin"))
+    page.wait_for_function(READOUT_IS, arg=[readout(second), low])
+    wait_image_changed(page, image, before, "z[1] was dragged to its left end")
+    assert image.evaluate(IMAGE_PIXELS) != first_pixels
+
+    # Every image a widget of this notebook shows is drawn at its own size: not stretched by
+    # the flex box around it (a distorted digit), not blown up to the width of the page.
+    images = page.locator(".jp-OutputArea-output img.widget-image")
+    assert images.count() >= 3  # the sliders' digit, the interpolation frame and its strip
+    for index in range(images.count()):
+        shown = images.nth(index)
+        shown.scroll_into_view_if_needed()
+        page.wait_for_function(IMAGE_READY, arg=shown.element_handle())
+        natural, client = shown.evaluate(
+            "img => [[img.naturalWidth, img.naturalHeight], [img.clientWidth, img.clientHeight]]"
+        )
+        assert client == natural, f"widget image {index} is {natural} pixels but shown {client}"
 
     # The clickable map: hover a point, then click it.
     clickable = _widget(page, "NeighbourMap(")
