@@ -672,8 +672,8 @@ def bench_gallery(cfg: Config) -> list[Row]:
 
 
 def _cli_train(args: list[str], out: Path) -> dict:
-    """Run ``python -m course_lib train ...`` in a fresh process (default threads, as a learner
-    would) and return the metrics stored in the checkpoint it wrote."""
+    """Run ``python -m course_lib train ...`` in a fresh process (its default of one thread, as a
+    learner would) and return the metrics stored in the checkpoint it wrote."""
     from course_lib import checkpoints
 
     command = [sys.executable, "-m", "course_lib", "train", *args, "--out", str(out)]
