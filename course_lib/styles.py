@@ -49,7 +49,7 @@ from .models import StyleAutoencoder, StyleVAE
 from .paths import PROJECT_ROOT, checkpoint_path
 from .patterns import create_pattern
 from .runtime import device_of, use_threads
-from .training import History, fit, train_flow
+from .training import History, autoencoder_step, fit, train_flow
 
 __all__ = [
     "StyleVAE",
@@ -442,12 +442,7 @@ def _train_flow(
         return by_epochs if time_budget is None else max(by_time, by_epochs)
 
     def step(x: torch.Tensor) -> dict[str, float]:
-        reconstructed, _ = autoencoder(x)
-        loss = F.binary_cross_entropy(reconstructed, x, reduction="sum") / x.shape[0]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return {"loss": loss.item()}
+        return autoencoder_step(autoencoder, x, optimizer)
 
     history: History = []
 

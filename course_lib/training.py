@@ -42,6 +42,7 @@ __all__ = [
     "progress_bar",
     "vae_step",
     "train_autoencoder",
+    "autoencoder_step",
     "train_vae",
     "free_bits_kl",
     "train_gan",
@@ -237,6 +238,20 @@ def _prepare(model: nn.Module, seed: int, device: str | torch.device | None) -> 
     return resolved
 
 
+def autoencoder_step(
+    model: nn.Module, x: torch.Tensor, optimizer: torch.optim.Optimizer
+) -> dict[str, float]:
+    """One autoencoder update on the batch ``x``: the reconstruction's binary cross-entropy,
+    summed over pixels and averaged over images (nats per image), then one optimizer step.
+    ``model(x)`` returns ``(reconstructed, code)``, as every course autoencoder does."""
+    reconstructed, _ = model(x)
+    loss = F.binary_cross_entropy(reconstructed, x, reduction="sum") / x.shape[0]
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return {"loss": loss.item()}
+
+
 def train_autoencoder(
     model: AutoencoderModel,
     data: Dataset | torch.Tensor,
@@ -262,12 +277,7 @@ def train_autoencoder(
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
 
     def step(x: torch.Tensor) -> dict[str, float]:
-        reconstructed, _ = model(x)
-        loss = F.binary_cross_entropy(reconstructed, x, reduction="sum") / x.shape[0]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        return {"loss": loss.item()}
+        return autoencoder_step(model, x, optimizer)
 
     history = fit(
         step,
