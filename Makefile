@@ -47,7 +47,7 @@ lint: venv
 
 test: venv lint
 	$(BIN)/python -m pytest tests django_project notebooks --nbval --nbval-cell-timeout=300 \
-		--nbval-sanitize-with notebooks/nbval-sanitize.cfg
+		--nbval-sanitize-with notebooks/nbval-sanitize.cfg --durations=25
 
 # The web app's tests once more on PostgreSQL (not the library, notebooks or browser tests).
 # GALLERY_DB is unset because it would win over DATABASE_URL (settings.py).
