@@ -94,7 +94,7 @@ def resolve_device(device: str | torch.device | None = "cpu") -> torch.device:
 
 def _check_budget(epochs: int | None, time_budget: float | None, steps: int | None = None) -> None:
     if epochs is None and time_budget is None and steps is None:
-        raise ValueError("give epochs, time_budget (or steps) to say how long to train")
+        raise ValueError("give epochs, time_budget or both (or steps) to say how long to train")
     for name, count in (("epochs", epochs), ("steps", steps)):
         if count is not None and (
             isinstance(count, bool) or not isinstance(count, int) or count < 1
