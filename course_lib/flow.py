@@ -36,7 +36,16 @@ from .models import (
 )
 from .runtime import device_of
 
-__all__ = ["LatentFlowModel", "flow_matching_loss", "SOLVERS", "AUTOENCODERS"]
+__all__ = [
+    "LatentFlowModel",
+    "flow_matching_loss",
+    "integrate",
+    "guided_velocity",
+    "flow_settings",
+    "flow_codes",
+    "SOLVERS",
+    "AUTOENCODERS",
+]
 
 SOLVERS = ("euler", "midpoint")
 #: The autoencoders a flow can live on: the digits' (the default) and the style studio's.
@@ -77,6 +86,75 @@ def _check_guidance(guidance) -> float:
     ):
         raise ValueError(f"guidance must be a finite number (0 = unconditional), got {guidance!r}")
     return float(guidance)
+
+
+def guided_velocity(model: nn.Module, x, t, classes, guidance: float) -> torch.Tensor:
+    """The velocity of ``model`` (anything with ``velocity``, ``class_vectors`` and
+    ``null_label``) under classifier-free guidance ``v_uncond + guidance (v_cond - v_uncond)``."""
+    null = model.class_vectors(torch.full((x.shape[0],), model.null_label, device=x.device))
+    if guidance == 0:
+        return model.velocity(x, t, null)
+    if guidance == 1:
+        return model.velocity(x, t, classes)
+    both = model.velocity(torch.cat([x, x]), torch.cat([t, t]), torch.cat([classes, null]))
+    conditional, unconditional = both.chunk(2)
+    return unconditional + guidance * (conditional - unconditional)
+
+
+def integrate(
+    model: nn.Module,
+    x: torch.Tensor,
+    classes: torch.Tensor,
+    t0: float,
+    t1: float,
+    steps: int,
+    guidance: float,
+    solver: str,
+    path: list[torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Follow ``model``'s guided velocity from time ``t0`` to ``t1`` in ``steps`` equal steps
+    (appending every point on the way to ``path``, if given). The one sampler of every flow:
+    the latent flow's and the pixel flows' of :mod:`course_lib.pixel_flow`."""
+    dt = (t1 - t0) / steps
+    for i in range(steps):
+        if path is not None:
+            path.append(x)
+        t = torch.full((x.shape[0], 1), t0 + i * dt, device=x.device)
+        v = guided_velocity(model, x, t, classes, guidance)
+        if solver == "midpoint":  # the velocity half a step ahead: second-order accurate
+            v = guided_velocity(model, x + dt / 2 * v, t + dt / 2, classes, guidance)
+        x = x + dt * v
+    if path is not None:
+        path.append(x)
+    return x
+
+
+def flow_settings(model: nn.Module, steps, guidance, solver) -> tuple[int, float, str]:
+    """A flow's sampling settings for one call: each given one checked, else the model's."""
+    steps = _check_steps(model.steps if steps is None else steps)
+    guidance = _check_guidance(model.guidance if guidance is None else guidance)
+    solver = model.solver if solver is None else solver
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
+    return steps, guidance, solver
+
+
+def flow_codes(
+    model: nn.Module, n: int, seed: int | None, temperature: float, labels
+) -> torch.Tensor:
+    """The code of every flow: ``model.noise_dim`` numbers of N(0, temperature^2 I) noise, then
+    the class embedding of ``labels`` (every class in turn by default, "no class" when the
+    flow is unconditional)."""
+    noise = _standard_normal(n, model.noise_dim, seed, device_of(model), temperature)
+    if not model.n_classes:
+        if labels is not None:
+            raise ValueError("this flow is unconditional (n_classes=0): it takes no labels")
+        labels = torch.full((n,), model.null_label)
+    elif labels is None:
+        labels = balanced_labels(n, model.n_classes)
+    else:
+        labels = _check_labels(labels, n, model.n_classes, noise.device)
+    return torch.cat([noise, model.class_vectors(labels.to(noise.device))], dim=1)
 
 
 class LatentFlowModel(nn.Module):
@@ -203,50 +281,6 @@ class LatentFlowModel(nn.Module):
 
     # --- the sampler ----------------------------------------------------------------------
 
-    def _guided_velocity(self, x, t, classes, guidance: float) -> torch.Tensor:
-        null = self.class_vectors(torch.full((x.shape[0],), self.null_label, device=x.device))
-        if guidance == 0:
-            return self.velocity(x, t, null)
-        if guidance == 1:
-            return self.velocity(x, t, classes)
-        both = self.velocity(torch.cat([x, x]), torch.cat([t, t]), torch.cat([classes, null]))
-        conditional, unconditional = both.chunk(2)
-        return unconditional + guidance * (conditional - unconditional)
-
-    def _integrate(
-        self,
-        x,
-        classes,
-        t0: float,
-        t1: float,
-        steps: int,
-        guidance: float,
-        solver: str,
-        path: list[torch.Tensor] | None = None,
-    ) -> torch.Tensor:
-        """Follow the guided velocity from time ``t0`` to ``t1`` in ``steps`` equal steps
-        (appending every point on the way to ``path``, if given)."""
-        dt = (t1 - t0) / steps
-        for i in range(steps):
-            if path is not None:
-                path.append(x)
-            t = torch.full((x.shape[0], 1), t0 + i * dt, device=x.device)
-            v = self._guided_velocity(x, t, classes, guidance)
-            if solver == "midpoint":  # the velocity half a step ahead: second-order accurate
-                v = self._guided_velocity(x + dt / 2 * v, t + dt / 2, classes, guidance)
-            x = x + dt * v
-        if path is not None:
-            path.append(x)
-        return x
-
-    def _settings(self, steps, guidance, solver) -> tuple[int, float, str]:
-        steps = _check_steps(self.steps if steps is None else steps)
-        guidance = _check_guidance(self.guidance if guidance is None else guidance)
-        solver = self.solver if solver is None else solver
-        if solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got {solver!r}")
-        return steps, guidance, solver
-
     @torch.no_grad()
     def path(
         self,
@@ -257,10 +291,10 @@ class LatentFlowModel(nn.Module):
     ) -> torch.Tensor:
         """The images along the way from noise to digit: ``(steps + 1, n, *image_shape)``."""
         z = _check_latent(z, self.latent_dim)
-        steps, guidance, solver = self._settings(steps, guidance, solver)
+        steps, guidance, solver = flow_settings(self, steps, guidance, solver)
         noise, classes = z.split([self.noise_dim, self.latent_dim - self.noise_dim], dim=1)
         points: list[torch.Tensor] = []
-        self._integrate(noise, classes, 0.0, 1.0, steps, guidance, solver, points)
+        integrate(self, noise, classes, 0.0, 1.0, steps, guidance, solver, points)
         return torch.stack([self._to_images(x) for x in points])
 
     def _to_images(self, x: torch.Tensor) -> torch.Tensor:
@@ -278,9 +312,9 @@ class LatentFlowModel(nn.Module):
         noise part from t = 0 to 1 under the class part, then the autoencoder's decoder.
         Deterministic: the same code gives the same digit."""
         z = _check_latent(z, self.latent_dim)
-        steps, guidance, solver = self._settings(steps, guidance, solver)
+        steps, guidance, solver = flow_settings(self, steps, guidance, solver)
         noise, classes = z.split([self.noise_dim, self.latent_dim - self.noise_dim], dim=1)
-        return self._to_images(self._integrate(noise, classes, 0.0, 1.0, steps, guidance, solver))
+        return self._to_images(integrate(self, noise, classes, 0.0, 1.0, steps, guidance, solver))
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:
@@ -288,9 +322,9 @@ class LatentFlowModel(nn.Module):
         code, integrated backwards from t = 1 to 0 along the unconditional flow, with the
         "no class" embedding as the class part."""
         data = self.standardise(self.autoencoder.encode(x))
-        steps, _, solver = self._settings(steps, 0, None)
+        steps, _, solver = flow_settings(self, steps, 0, None)
         null = self.class_vectors(torch.full((data.shape[0],), self.null_label, device=x.device))
-        noise = self._integrate(data, null, 1.0, 0.0, steps, 0.0, solver)
+        noise = integrate(self, data, null, 1.0, 0.0, steps, 0.0, solver)
         return torch.cat([noise, null], dim=1)
 
     @torch.no_grad()
@@ -300,16 +334,7 @@ class LatentFlowModel(nn.Module):
         """``n`` codes: noise from N(0, temperature^2 I) and the class embedding of ``labels``
         (one digit or one per code; default every class in turn, or "no class" for an
         unconditional flow)."""
-        noise = _standard_normal(n, self.noise_dim, seed, device_of(self), temperature)
-        if not self.n_classes:
-            if labels is not None:
-                raise ValueError("this flow is unconditional (n_classes=0): it takes no labels")
-            labels = torch.full((n,), self.null_label)
-        elif labels is None:
-            labels = balanced_labels(n, self.n_classes)
-        else:
-            labels = _check_labels(labels, n, self.n_classes, noise.device)
-        return torch.cat([noise, self.class_vectors(labels.to(noise.device))], dim=1)
+        return flow_codes(self, n, seed, temperature, labels)
 
     @torch.no_grad()
     def sample(

@@ -33,6 +33,7 @@ from .models import (
     MixturePriorVAE,
     VariationalAutoencoder,
 )
+from .pixel_flow import PixelFlow
 from .progress import progress_bar
 
 __all__ = [
@@ -51,6 +52,8 @@ __all__ = [
     "generator_loss",
     "train_conv_gan",
     "train_flow",
+    "train_pixel_flow",
+    "steps_per_second",
     "update_average",
     "translate",
 ]
@@ -90,13 +93,14 @@ def resolve_device(device: str | torch.device | None = "cpu") -> torch.device:
         raise ValueError(f"unknown device {device!r}: use cpu, cuda, mps or auto") from None
 
 
-def _check_budget(epochs: int | None, time_budget: float | None) -> None:
-    if epochs is None and time_budget is None:
-        raise ValueError("give epochs, time_budget or both to say how long to train")
-    if epochs is not None and (
-        isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1
-    ):
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+def _check_budget(epochs: int | None, time_budget: float | None, steps: int | None = None) -> None:
+    if epochs is None and time_budget is None and steps is None:
+        raise ValueError("give epochs, time_budget or both (or steps) to say how long to train")
+    for name, count in (("epochs", epochs), ("steps", steps)):
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int) or count < 1
+        ):
+            raise ValueError(f"{name} must be a positive integer, got {count!r}")
     if time_budget is not None and not (
         isinstance(time_budget, (int, float))
         and not isinstance(time_budget, bool)
@@ -132,6 +136,7 @@ def fit(
     *,
     epochs: int | None = None,
     time_budget: float | None = None,
+    steps: int | None = None,
     batch_size: int = 128,
     seed: int = 0,
     device: torch.device | None = None,
@@ -143,21 +148,23 @@ def fit(
     lr_schedule: str = "constant",
     with_labels: bool = False,
 ) -> History:
-    """Run ``step(batch)`` over shuffled mini-batches until the epoch count or time budget ends.
+    """Run ``step(batch)`` over shuffled mini-batches until the epoch count, the time budget or
+    the count of ``steps`` (batches) ends, whichever comes first.
 
-    ``step`` returns the batch's mean losses; the history averages them over each epoch.
+    ``step`` returns the batch's mean losses; the history averages them over each epoch and
+    counts its ``steps``.
     ``end_of_epoch`` may add entries (validation metrics); ``callback`` sees every record
     (the live training monitor in the notebooks uses it). With ``lr_schedule="cosine"`` the
     learning rate of ``optimizers`` falls from its initial value to zero along a half cosine
-    over the run (Loshchilov & Hutter, 2017), measured in epochs or, under a time budget, in
-    seconds, so a short run still ends with small, careful steps. With ``with_labels`` the
+    over the run (Loshchilov & Hutter, 2017), measured in epochs, steps or, under a time budget,
+    in seconds, so a short run still ends with small, careful steps. With ``with_labels`` the
     step is called as ``step(images, labels)`` (class-conditional models), and data without
     labels is refused.
     """
     if lr_schedule not in ("constant", "cosine"):
         raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {lr_schedule!r}")
     base_lrs = [[group["lr"] for group in opt.param_groups] for opt in optimizers]
-    _check_budget(epochs, time_budget)
+    _check_budget(epochs, time_budget, steps)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if len(data) == 0:
@@ -168,27 +175,30 @@ def fit(
     generator = torch.Generator().manual_seed(seed)
     history: History = []
     start = time.perf_counter()
-    by_time = epochs is None
+    by_time = epochs is None and time_budget is not None
+    by_steps = epochs is None and time_budget is None
     bar = progress_bar(
-        total=round(time_budget) if by_time else epochs,
+        total=round(time_budget) if by_time else steps if by_steps else epochs,
         desc=desc,
-        unit="s" if by_time else "epoch",
+        unit="s" if by_time else "step" if by_steps else "epoch",
         bar_format="{l_bar}{bar}| {n}/{total} s [{elapsed}{postfix}]" if by_time else None,
         disable=not progress,
         leave=True,
     )
     out_of_time = False
-    epoch = 0
+    epoch = done_steps = 0
     try:
         while not out_of_time and (epochs is None or epoch < epochs):
             epoch += 1
             epoch_start = time.perf_counter()
             sums: dict[str, float] = {}
-            seen = 0
+            seen = epoch_steps = 0
             for images, labels in _batches(data, batch_size, generator):
                 if lr_schedule == "cosine":
                     if by_time:
                         done = (time.perf_counter() - start) / time_budget
+                    elif by_steps:
+                        done = done_steps / steps
                     else:
                         done = (epoch - 1 + seen / len(data)) / epochs
                     factor = 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
@@ -205,7 +215,13 @@ def fit(
                 for key, value in losses.items():
                     sums[key] = sums.get(key, 0.0) + value * n
                 seen += n
-                if time_budget is not None and time.perf_counter() - start >= time_budget:
+                epoch_steps += 1
+                done_steps += 1
+                if by_steps:
+                    bar.update(1)
+                if (time_budget is not None and time.perf_counter() - start >= time_budget) or (
+                    steps is not None and done_steps >= steps
+                ):
                     out_of_time = True
                     break
             record: dict[str, Any] = {"epoch": epoch}
@@ -217,12 +233,16 @@ def fit(
                 seconds=now - epoch_start,
                 elapsed=now - start,
                 images=seen,
+                steps=epoch_steps,
                 complete=seen == len(data),
             )
             history.append(record)
             if callback is not None:
                 callback(record)
-            bar.update(min(round(now - start), bar.total) - bar.n if by_time else 1)
+            if by_time:
+                bar.update(min(round(now - start), bar.total) - bar.n)
+            elif not by_steps:  # a bar of steps moves with every batch, above
+                bar.update(1)
             first_key = next(iter(sums), None)
             if first_key is not None:
                 bar.set_postfix({first_key: f"{record[first_key]:.4g}"}, refresh=False)
@@ -687,6 +707,7 @@ def train_flow(
     *,
     epochs: int | None = None,
     time_budget: float | None = None,
+    steps: int | None = None,
     batch_size: int = 256,
     lr: float = 2e-3,
     ema_decay: float = 0.999,
@@ -704,31 +725,11 @@ def train_flow(
     784 pixels. Each label is replaced by "no class" with probability ``label_dropout``, so the
     same network also learns the unconditional flow that classifier-free guidance needs. The
     returned model holds the exponential moving average of the weights (decay ``ema_decay``,
-    see :func:`update_average`). History entries: ``loss`` (the flow-matching loss).
+    see :func:`update_average`). History entries: ``loss`` (the flow-matching loss), ``steps``.
     """
     if not isinstance(model, LatentFlowModel):
         raise ValueError(f"train_flow needs a LatentFlowModel, got {type(model).__name__}")
-    if not 0 <= ema_decay < 1:
-        raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay!r}")
-    if not 0 <= label_dropout <= 1:
-        raise ValueError(f"label_dropout must be in [0, 1], got {label_dropout!r}")
-    images = stack_images(data)
-    if images.shape[0] == 0:
-        raise ValueError("the training data is empty")
-    labels = getattr(data, "labels", None)
-    if model.n_classes:
-        if labels is None or isinstance(data, torch.Tensor):
-            raise ValueError(
-                "a class-conditional flow learns from labelled digits; these have none"
-            )
-        labels = torch.as_tensor(labels).long()
-        if labels.min() < 0 or labels.max() >= model.n_classes:
-            raise ValueError(
-                f"the data's labels run {int(labels.min())}..{int(labels.max())}, outside the "
-                f"model's 0..{model.n_classes - 1}"
-            )
-    else:
-        labels = torch.full((images.shape[0],), model.null_label)
+    images, labels = _flow_data(model, data)
     dev = _prepare(model, seed, device)
     autoencoder = model.autoencoder.eval()
     with torch.no_grad():
@@ -739,14 +740,114 @@ def train_flow(
     flow_parameters = [
         p for name, p in model.named_parameters() if not name.startswith("autoencoder.")
     ]
-    optimizer = torch.optim.Adam(flow_parameters, lr=lr)
+    return _train_velocity(
+        model, codes, flow_parameters, "latent flow", **_velocity_settings(locals()), device=dev
+    )
+
+
+def train_pixel_flow(
+    model: PixelFlow,
+    data: Dataset | torch.Tensor,
+    *,
+    epochs: int | None = None,
+    time_budget: float | None = None,
+    steps: int | None = None,
+    batch_size: int = 256,
+    lr: float = 2e-3,
+    ema_decay: float = 0.0,
+    label_dropout: float = 0.1,
+    seed: int = 0,
+    device: str | torch.device | None = "cpu",
+    progress: bool = True,
+    callback: EpochCallback | None = None,
+    lr_schedule: str = "cosine",
+) -> History:
+    """Train a pixel flow (:mod:`course_lib.pixel_flow`) exactly as :func:`train_flow` trains the
+    latent one (the same loss, label dropout, optimizer and loop), on the digits' pixels scaled
+    to [-1, 1] instead of the autoencoder's codes. No weight average by default: the short runs
+    it is made for have too few steps to average.
+    """
+    if not isinstance(model, PixelFlow):
+        raise ValueError(f"train_pixel_flow needs a pixel flow, got {type(model).__name__}")
+    images, labels = _flow_data(model, data)
+    dev = _prepare(model, seed, device)
+    pixels = ImageDataset(model.standardise(images)[:, :, None, None], labels, [])
+    return _train_velocity(
+        model,
+        pixels,
+        list(model.parameters()),
+        "pixel flow",
+        **_velocity_settings(locals()),
+        device=dev,
+    )
+
+
+def steps_per_second(history: History) -> dict[str, float]:
+    """How fast a run went: ``steps`` (batches) done, ``seconds`` and ``steps_per_second``."""
+    if not history:
+        raise ValueError("the history is empty: nothing was trained")
+    steps = sum(record["steps"] for record in history)
+    seconds = history[-1]["elapsed"]
+    return {"steps": steps, "seconds": seconds, "steps_per_second": steps / seconds}
+
+
+_VELOCITY_SETTINGS = (
+    "epochs", "time_budget", "steps", "batch_size", "lr", "ema_decay", "label_dropout", "seed",
+    "progress", "callback", "lr_schedule",
+)  # fmt: skip
+
+
+def _velocity_settings(arguments: dict[str, Any]) -> dict[str, Any]:
+    return {name: arguments[name] for name in _VELOCITY_SETTINGS}
+
+
+def _flow_data(model: nn.Module, data: Dataset | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images of ``data`` and the labels a flow learns with: checked against its classes,
+    or all "no class" for an unconditional flow."""
+    images = stack_images(data)
+    if images.shape[0] == 0:
+        raise ValueError("the training data is empty")
+    labels = getattr(data, "labels", None)
+    if not model.n_classes:
+        return images, torch.full((images.shape[0],), model.null_label)
+    if labels is None or isinstance(data, torch.Tensor):
+        raise ValueError("a class-conditional flow learns from labelled digits; these have none")
+    labels = torch.as_tensor(labels).long()
+    if labels.min() < 0 or labels.max() >= model.n_classes:
+        raise ValueError(
+            f"the data's labels run {int(labels.min())}..{int(labels.max())}, outside the "
+            f"model's 0..{model.n_classes - 1}"
+        )
+    return images, labels
+
+
+def _train_velocity(
+    model: nn.Module,
+    data: ImageDataset,
+    parameters: list[nn.Parameter],
+    desc: str,
+    *,
+    ema_decay: float,
+    label_dropout: float,
+    lr: float,
+    seed: int,
+    device: torch.device,
+    **budget: Any,
+) -> History:
+    """The one training loop of every flow: flow-matching loss on ``data`` (already in the
+    flow's space, one item per row), label dropout, Adam on ``parameters``, a weight average."""
+    if not 0 <= ema_decay < 1:
+        raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay!r}")
+    if not 0 <= label_dropout <= 1:
+        raise ValueError(f"label_dropout must be in [0, 1], got {label_dropout!r}")
+    optimizer = torch.optim.Adam(parameters, lr=lr)
     average = copy.deepcopy(model).eval()
     for parameter in average.parameters():
         parameter.requires_grad_(False)
     drops = torch.Generator().manual_seed(seed + 1)
 
     def step(x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        dropped = torch.rand(y.shape[0], generator=drops).to(dev) < label_dropout
+        dropped = torch.rand(y.shape[0], generator=drops).to(device) < label_dropout
         loss = flow_matching_loss(model, x.flatten(1), y.masked_fill(dropped, model.null_label))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -756,18 +857,13 @@ def train_flow(
 
     history = fit(
         step,
-        codes,
-        epochs=epochs,
-        time_budget=time_budget,
-        batch_size=batch_size,
+        data,
         seed=seed,
-        device=dev,
-        desc="latent flow",
-        progress=progress,
-        callback=callback,
+        device=device,
+        desc=desc,
         optimizers=[optimizer],
-        lr_schedule=lr_schedule,
         with_labels=True,
+        **budget,
     )
     model.load_state_dict(average.state_dict())
     model.eval()

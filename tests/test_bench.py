@@ -41,6 +41,7 @@ SECTION_TITLES = [
     "6. The gallery in-process",
     "7. Model quality",
     "8. The style studio's two methods",
+    "9. Why latent: one flow on codes and on pixels, one budget",
 ]
 RATIO = re.compile(r"^\d+(\.\d+)?x$")
 
@@ -262,3 +263,16 @@ def test_lesson_app_reloads_the_weights_for_every_request(tmp_path, monkeypatch)
         encoded = re.search(rb"data:image/png;base64,([A-Za-z0-9+/=]+)", body).group(1)
         with Image.open(io.BytesIO(base64.b64decode(encoded))) as picture:
             assert picture.format == "PNG" and min(picture.size) > 100  # a pyplot figure
+
+
+def test_smoke_report_races_the_latent_flow_against_pixel_flows(smoke_report: str):
+    rows = _tables(smoke_report)[SECTION_TITLES[8]]
+    assert [row["measurement"].split(" (")[0] for row in rows] == [
+        "latent flow",
+        "pixel MLP",
+        "pixel U-Net",
+    ]
+    for row in rows:
+        assert int(row["steps"].replace(",", "")) >= 1 and float(row["steps per second"]) > 0
+        assert RATIO.match(row["score ratio"]) and RATIO.match(row["Fréchet ratio"]), row
+    assert rows[0]["bar"] and rows[0]["result"] in ("pass", "FAIL")

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from course_lib import checkpoints
 from course_lib.__main__ import main
 from course_lib.data import ImageDataset, load_dataset
-from course_lib.flow import LatentFlowModel, flow_matching_loss
+from course_lib.flow import LatentFlowModel, flow_matching_loss, integrate
 from course_lib.models import AutoencoderModel, balanced_labels
 from course_lib.training import train_autoencoder, train_flow
 
@@ -195,7 +195,7 @@ def test_a_trained_flow_draws_codes_like_the_training_codes(trained, digits):
         real = model.standardise(model.autoencoder.encode(digits.images))
         z = model.codes(2000, seed=0)
         noise = z[:, : model.noise_dim]
-        drawn = model._integrate(noise, z[:, model.noise_dim :], 0.0, 1.0, 20, 1.0, "euler")
+        drawn = integrate(model, noise, z[:, model.noise_dim :], 0.0, 1.0, 20, 1.0, "euler")
 
     def nearest(points: torch.Tensor) -> float:  # median distance to the nearest real code
         return torch.cdist(points, real).min(1).values.median().item()

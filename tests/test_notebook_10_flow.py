@@ -168,15 +168,43 @@ def test_no_bare_true_or_false_and_every_saved_bar_is_finished():
                     assert "100%|" in line, f"cell {index}: unfinished bar {line!r}"
 
 
-def test_the_closing_table_quotes_the_numbers_the_notebook_printed():
+def test_the_closing_check_reads_the_closing_table():
+    """The closing table is computed; the check under it must quote the table's own row."""
+    texts = [t for c in _cells() if c["cell_type"] == "code" for t in _texts(c)]
+    printed = next(t for t in texts if "latent flow (this notebook)" in t and "recipe" in t)
+    (score,) = re.findall(
+        r"^latent flow \(this notebook\) +flow_mnist5k +\d+ +([\d.]+)", printed, re.M
+    )
+    checked = next(t for t in texts if "flow's score ratio" in t)
+    assert f"flow's score ratio: {score} " in checked
+
+
+def _why_latent() -> tuple[dict, str, str]:
+    """Section 2's training cell, its judged output and the prose that reads it."""
     cells = _cells()
-    texts = [t for c in cells if c["cell_type"] == "code" for t in _texts(c)]
-    printed = next(t for t in texts if "latent flow (notebook" in t)
-    score, frechet = re.search(r"score ratio ([\d.]+) \| Fréchet ratio (\d+)", printed).groups()
-    markdown = [_source(c) for c in cells if c["cell_type"] == "markdown"]
-    lines = [line for text in markdown for line in text.splitlines()]
-    row = next(line for line in lines if "`flow_mnist5k`, this notebook" in line)
-    assert f"**{score}** | **{frechet}**" in row
+    index = next(i for i, c in enumerate(cells) if "train_pixel_flow" in _source(c))
+    judged = "".join(_texts(cells[index + 1]))
+    prose = _source(cells[index + 2])
+    return cells[index], judged, prose
+
+
+def test_why_latent_trains_all_three_alike_and_the_prose_reads_what_they_printed():
+    race, judged, prose = _why_latent()
+    source = _source(race)
+    assert source.startswith("# NBVAL_IGNORE_OUTPUT\n")  # nbval reads the marker alone on its line
+    steps = dict(re.findall(r'"(latent flow|pixel MLP|pixel U-Net)": \(.*, (\d+)\),', source))
+    assert set(steps) == {"latent flow", "pixel MLP", "pixel U-Net"}
+    assert source.count("train_one(model, train, steps=steps,") == 1  # one call, same settings
+    quoted = f"latent flow took {steps['latent flow']} steps, the pixel MLP {steps['pixel MLP']} "
+    assert quoted + f"and the U-Net {steps['pixel U-Net']}" in " ".join(prose.split())
+    reads = dict(
+        re.findall(r"^(latent flow|pixel MLP|pixel U-Net) .* in +(\d+%) of 30", judged, re.M)
+    )
+    assert len(reads) == 3
+    flat = " ".join(prose.split())
+    assert f"in {reads['latent flow']} of its 30 samples" in flat
+    assert f"({reads['pixel MLP']} and {reads['pixel U-Net']})" in flat
+    assert "[FAIL]" not in judged and judged.count("[pass]") == 2
 
 
 def test_the_notebook_is_in_the_readme_table():

@@ -25,7 +25,7 @@ from course_lib.training import (
     train_vae,
 )
 
-COMMON = {"epoch", "seconds", "elapsed", "images", "complete"}
+COMMON = {"epoch", "seconds", "elapsed", "images", "steps", "complete"}
 TIMING = {"seconds", "elapsed"}
 
 
