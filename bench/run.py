@@ -771,8 +771,8 @@ def bench_quality(cfg: Config) -> list[Row]:
 
 def bench_styles(cfg: Config) -> list[Row]:
     """The style studio's two methods on each sample style, side by side under the same time
-    budget (30 s, one thread): today's default, an autoencoder plus a latent flow on its codes
-    (``course_lib.styles``, ``method="flow"``), against the small StyleVAE it replaced. Shape
+    budget (30 s, one thread): an autoencoder plus a latent flow on its codes
+    (``course_lib.styles``, ``method="flow"``) against the small StyleVAE, the default. Shape
     fidelity is the sharpness ratio (mean brightness step between neighbouring pixels of 32
     variations over the originals'; 1 = as crisp as the originals, blur and blobs lower it);
     memorisation is the distance of each variation to its nearest original over an augmented

@@ -49,8 +49,10 @@ def test_style_checkpoint_path_fingerprints_images_and_every_setting(data_folder
     assert styles.style_checkpoint_path("style_x", images, **{**TINY, "seed": 1}) != path
     assert styles.style_checkpoint_path("style_x", _images(seed=1), **TINY) != path
     # a default left out and the same default given explicitly are the same recipe
-    assert styles.style_checkpoint_path("style_x", images, **TINY, latent_dim=64) == path
-    assert styles.style_checkpoint_path("style_x", images, **TINY, method="vae") != path
+    assert (
+        styles.style_checkpoint_path("style_x", images, **TINY, latent_dim=16) == path
+    )  # the VAE default
+    assert styles.style_checkpoint_path("style_x", images, **TINY, method="flow") != path
     with pytest.raises(TypeError):
         styles.style_checkpoint_path("style_x", images, **TINY, epochs=3)
 
