@@ -490,7 +490,7 @@ def train_gan(
     device: str | torch.device | None = "cpu",
     progress: bool = True,
     callback: EpochCallback | None = None,
-    desc: str = "GAN",
+    desc: str = "MLP GAN",
 ) -> History:
     """Alternate one discriminator step and one generator step on every mini-batch.
 

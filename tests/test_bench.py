@@ -157,7 +157,7 @@ def test_smoke_report_measures_training_notebooks_and_the_gallery(smoke_report: 
     assert any(m.startswith("PNG encode, 400x400") for m in training)
 
     notebooks = tables[SECTION_TITLES[3]]
-    assert notebooks[0]["measurement"] == "smoke" and notebooks[0]["bar"] == "< 60 s"
+    assert notebooks[0]["measurement"] == "smoke" and notebooks[0]["bar"] == "< 40 s"
     assert re.match(r"\d+\.\d s$", notebooks[0]["this course"])
 
     loads = next(r for r in tables[SECTION_TITLES[5]] if r["measurement"].startswith("checkpoint"))
