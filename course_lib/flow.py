@@ -37,6 +37,7 @@ from .models import (
 from .runtime import device_of
 
 __all__ = [
+    "FlowSampling",
     "LatentFlowModel",
     "flow_matching_loss",
     "integrate",
@@ -157,7 +158,36 @@ def flow_codes(
     return torch.cat([noise, model.class_vectors(labels.to(noise.device))], dim=1)
 
 
-class LatentFlowModel(nn.Module):
+class FlowSampling:
+    """What every flow (on codes or on pixels) shares: a code is noise plus a class embedding
+    (:func:`flow_codes`), and a sample is ``decode(codes(...))``. A flow defines ``decode``."""
+
+    @torch.no_grad()
+    def codes(
+        self, n: int, seed: int | None = None, temperature: float = 1.0, labels=None
+    ) -> torch.Tensor:
+        """``n`` codes: noise from N(0, temperature^2 I) and the class embedding of ``labels``
+        (one digit or one per code; default every class in turn, or "no class" for an
+        unconditional flow)."""
+        return flow_codes(self, n, seed, temperature, labels)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        seed: int | None = None,
+        temperature: float = 1.0,
+        labels=None,
+        *,
+        steps: int | None = None,
+        guidance: float | None = None,
+        solver: str | None = None,
+    ) -> torch.Tensor:
+        """``decode(codes(n, seed, temperature, labels))``: ``n`` new images in [0, 1]."""
+        return self.decode(self.codes(n, seed, temperature, labels), steps, guidance, solver)
+
+
+class LatentFlowModel(FlowSampling, nn.Module):
     """A velocity field on an autoencoder's codes, plus that autoencoder: one checkpoint file.
 
     - ``autoencoder``: an :class:`AutoencoderModel` (its weights are used as they are) or its
@@ -326,27 +356,3 @@ class LatentFlowModel(nn.Module):
         null = self.class_vectors(torch.full((data.shape[0],), self.null_label, device=x.device))
         noise = integrate(self, data, null, 1.0, 0.0, steps, 0.0, solver)
         return torch.cat([noise, null], dim=1)
-
-    @torch.no_grad()
-    def codes(
-        self, n: int, seed: int | None = None, temperature: float = 1.0, labels=None
-    ) -> torch.Tensor:
-        """``n`` codes: noise from N(0, temperature^2 I) and the class embedding of ``labels``
-        (one digit or one per code; default every class in turn, or "no class" for an
-        unconditional flow)."""
-        return flow_codes(self, n, seed, temperature, labels)
-
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        seed: int | None = None,
-        temperature: float = 1.0,
-        labels=None,
-        *,
-        steps: int | None = None,
-        guidance: float | None = None,
-        solver: str | None = None,
-    ) -> torch.Tensor:
-        """``decode(codes(n, seed, temperature, labels))``: ``n`` new images in [0, 1]."""
-        return self.decode(self.codes(n, seed, temperature, labels), steps, guidance, solver)

@@ -22,10 +22,10 @@ from torch import nn
 
 from .flow import (
     SOLVERS,
+    FlowSampling,
     _check_guidance,
     _check_steps,
     _time_features,
-    flow_codes,
     flow_settings,
     integrate,
 )
@@ -36,7 +36,7 @@ __all__ = ["PixelFlow", "PixelMLPFlow", "TinyUNetFlow"]
 PIXELS = 784
 
 
-class PixelFlow(nn.Module):
+class PixelFlow(FlowSampling, nn.Module):
     """What both pixel flows share: pixels <-> the flow's space, the class embedding, the code
     and the sampler. A subclass defines ``velocity(x, t, classes)`` on ``x`` ``(n, 784)``."""
 
@@ -100,29 +100,6 @@ class PixelFlow(nn.Module):
         noise, classes = z.split([self.noise_dim, self.latent_dim - self.noise_dim], dim=1)
         x = integrate(self, noise, classes, 0.0, 1.0, steps, guidance, solver)
         return self.destandardise(x)
-
-    @torch.no_grad()
-    def codes(
-        self, n: int, seed: int | None = None, temperature: float = 1.0, labels=None
-    ) -> torch.Tensor:
-        """``n`` codes: 784 numbers of noise and the class embedding of ``labels`` (default every
-        class in turn), drawn as the latent flow draws its codes."""
-        return flow_codes(self, n, seed, temperature, labels)
-
-    @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        seed: int | None = None,
-        temperature: float = 1.0,
-        labels=None,
-        *,
-        steps: int | None = None,
-        guidance: float | None = None,
-        solver: str | None = None,
-    ) -> torch.Tensor:
-        """``decode(codes(n, seed, temperature, labels))``: ``n`` new images in [0, 1]."""
-        return self.decode(self.codes(n, seed, temperature, labels), steps, guidance, solver)
 
 
 class PixelMLPFlow(PixelFlow):
