@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import copy
 import io
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from notebook_cells import cells, source, tagged, texts
 from PIL import Image
 
 from course_lib import training, widgets
@@ -24,30 +24,8 @@ from course_lib.imaging import make_grid, titled
 from course_lib.models import VariationalAutoencoder
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+_cells, _source, _texts, _tagged = cells, source, texts, tagged
 MINE = ["00_welcome", "01_autoencoders", "02_variational_autoencoders"]
-
-
-def _cells(name: str) -> list[dict]:
-    return json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())["cells"]
-
-
-def _source(cell: dict) -> str:
-    source = cell["source"]
-    return "".join(source) if isinstance(source, list) else source
-
-
-def _texts(cell: dict) -> list[str]:
-    texts = []
-    for output in cell.get("outputs", []):
-        text = output.get("text") or output.get("data", {}).get("text/plain", "")
-        texts.append("".join(text) if isinstance(text, list) else text)
-    return texts
-
-
-def _tagged(name: str, tag: str) -> list[tuple[int, dict]]:
-    return [
-        (i, c) for i, c in enumerate(_cells(name)) if tag in c.get("metadata", {}).get("tags", [])
-    ]
 
 
 # --- notebook 02: the training step on the page is the library's step ----------------------

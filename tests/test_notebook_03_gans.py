@@ -4,11 +4,11 @@ exercise solutions are right, and the helpers these notebooks added do what they
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import pytest
 import torch
+from notebook_cells import cells, source, tagged, texts
 from PIL import Image
 
 from course_lib import imaging, progress, training
@@ -21,24 +21,15 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 GAN_NOTEBOOKS = ("03_gans.ipynb", "03b_better_gans.ipynb")
 
 
-def _cells(name: str) -> list[dict]:
-    return json.loads((NOTEBOOKS / name).read_text())["cells"]
+_cells, _source = cells, source
 
 
 def _tagged(name: str, tag: str) -> list[dict]:
-    return [c for c in _cells(name) if tag in c.get("metadata", {}).get("tags", [])]
-
-
-def _source(cell: dict) -> str:
-    return "".join(cell["source"])
+    return [cell for _, cell in tagged(name, tag)]
 
 
 def _saved_text(cell: dict) -> str:
-    parts = []
-    for output in cell.get("outputs", []):
-        text = output.get("text") or output.get("data", {}).get("text/plain", "")
-        parts.append("".join(text) if isinstance(text, list) else text)
-    return "".join(parts)
+    return "".join(texts(cell))
 
 
 @pytest.fixture(scope="module")

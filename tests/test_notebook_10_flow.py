@@ -8,12 +8,12 @@ notebook is read for revealable solutions, finished bars and prose that quotes i
 from __future__ import annotations
 
 import copy
-import json
 import re
 from pathlib import Path
 
 import pytest
 import torch
+from notebook_cells import cells, source, tagged, texts
 
 from course_lib.flow import LatentFlowModel, flow_matching_loss
 from course_lib.models import AutoencoderModel, VariationalAutoencoder
@@ -23,24 +23,14 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "10_flow_matching
 
 
 def _cells() -> list[dict]:
-    return json.loads(NOTEBOOK.read_text())["cells"]
-
-
-def _source(cell: dict) -> str:
-    source = cell["source"]
-    return "".join(source) if isinstance(source, list) else source
-
-
-def _texts(cell: dict) -> list[str]:
-    texts = []
-    for output in cell.get("outputs", []):
-        text = output.get("text") or output.get("data", {}).get("text/plain", "")
-        texts.append("".join(text) if isinstance(text, list) else text)
-    return texts
+    return cells(NOTEBOOK.name)
 
 
 def _tagged(tag: str) -> list[tuple[int, dict]]:
-    return [(i, c) for i, c in enumerate(_cells()) if tag in c.get("metadata", {}).get("tags", [])]
+    return tagged(NOTEBOOK.name, tag)
+
+
+_source, _texts = source, texts
 
 
 @pytest.fixture
