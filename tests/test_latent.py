@@ -7,7 +7,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from course_lib import latent
 from course_lib.latent import LatentSpaceExplorer, interpolate, lerp, nearest_neighbours, slerp
 
 # ---- stand-in models with the same interface as course_lib.models ------------------------------
@@ -254,7 +253,9 @@ def test_projection_is_cached_per_method_and_seed(explorer, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("t-SNE was refitted")
 
-    monkeypatch.setattr(latent, "TSNE", refuse)
+    import sklearn.manifold  # course_lib.latent imports TSNE from it when it fits one
+
+    monkeypatch.setattr(sklearn.manifold, "TSNE", refuse)
     assert explorer.project_2d("tsne", seed=0) is first
     with pytest.raises(AssertionError):
         explorer.project_2d("tsne", seed=1)  # a new seed is a new fit

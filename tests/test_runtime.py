@@ -42,3 +42,35 @@ def test_use_threads_refuses_nonsense(bad):
 def test_device_of_a_model():
     assert device_of(AutoencoderModel()) == torch.device("cpu")
     assert device_of(torch.nn.ReLU()) == torch.device("cpu")
+
+
+def test_adam_is_the_fused_kernel_and_agrees_with_plain_adam_to_rounding():
+    from course_lib.runtime import adam
+
+    torch.manual_seed(0)
+    ours, theirs = torch.nn.Linear(8, 4), torch.nn.Linear(8, 4)
+    theirs.load_state_dict(ours.state_dict())
+    start = ours.weight.detach().clone()
+    fused = adam(ours.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    plain = torch.optim.Adam(theirs.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    assert fused.defaults["fused"] is True and fused.defaults["betas"] == (0.5, 0.999)
+    x = torch.randn(16, 8)
+    for _ in range(20):
+        for model, optimizer in ((ours, fused), (theirs, plain)):
+            optimizer.zero_grad()
+            model(x).pow(2).mean().backward()
+            optimizer.step()
+    assert (ours.weight - start).abs().max() > 0.1  # it trained ...
+    gap = max(
+        (a - b).abs().max().item()
+        for a, b in zip(ours.parameters(), theirs.parameters(), strict=True)
+    )
+    assert gap < 1e-5  # ... exactly as plain Adam does, to rounding
+
+
+@pytest.mark.parametrize("lr", [0, -1e-3, True, "fast", float("nan")])
+def test_adam_refuses_a_learning_rate_that_is_not_a_positive_number(lr):
+    from course_lib.runtime import adam
+
+    with pytest.raises(ValueError, match="learning rate"):
+        adam(torch.nn.Linear(2, 2).parameters(), lr=lr)

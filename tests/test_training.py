@@ -438,3 +438,22 @@ def test_the_conv_gan_returns_the_weight_average(small_mnist):
     averaged, live = run(0.9), run(0.0)
     assert averaged.norm() > 0  # not the untrained generator
     assert averaged.norm() < 0.8 * live.norm()  # an average moves less than the live weights
+
+
+def test_frozen_skips_only_the_modules_own_gradients_and_restores_them():
+    from course_lib.training import frozen
+
+    torch.manual_seed(0)
+    critic = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    critic[0].bias.requires_grad_(False)  # a weight that was frozen before stays frozen after
+    x = torch.randn(5, 4, requires_grad=True)
+    critic(x).sum().backward()
+    expected = x.grad.clone()
+    x.grad = None
+    critic.zero_grad(set_to_none=True)
+    with frozen(critic):
+        assert not any(p.requires_grad for p in critic.parameters())
+        critic(x).sum().backward()
+    assert torch.allclose(x.grad, expected)  # the gradient to the input is the same ...
+    assert all(p.grad is None for p in critic.parameters())  # ... the critic's own were skipped
+    assert [p.requires_grad for p in critic.parameters()] == [True, False, True, True]

@@ -16,13 +16,12 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import plotly.graph_objects as go
 import torch
 from PIL import Image
-from sklearn.decomposition import PCA
 from torch import nn
 
 from course_lib import checkpoints, imaging
@@ -40,6 +39,9 @@ from course_lib.models import (
 from course_lib.paths import checkpoint_path
 from course_lib.runtime import use_threads
 from gallery_site.model_cache import LoadOnce
+
+if TYPE_CHECKING:  # scikit-learn is imported where the map is built (a second saved per start)
+    from sklearn.decomposition import PCA
 
 logger = logging.getLogger(__name__)
 
@@ -538,7 +540,7 @@ def _get_dataset_map() -> _DatasetMap:
         if _dataset_map is None or _dataset_map.model is not model:
             data = load_dataset(EXPLORER_DATASET, EXPLORER_SPLIT)
             count = min(EXPLORER_SAMPLES, len(data))
-            # The split is ordered by label: take evenly spaced digits, not the first `count`.
+            # evenly spaced digits of the held-out split
             chosen = torch.linspace(0, len(data) - 1, count).round().long()
             explorer = LatentSpaceExplorer(model)
             explorer.collect_latent_representations(
@@ -546,6 +548,8 @@ def _get_dataset_map() -> _DatasetMap:
             )
             # The same PCA the explorer runs (deterministic), kept so that stored artworks can be
             # projected into the very same plane with transform().
+            from sklearn.decomposition import PCA
+
             pca = PCA(n_components=2, random_state=0)
             pca.fit(explorer.latent_vectors.astype(np.float64))
             _dataset_map = _DatasetMap(model=model, explorer=explorer, pca=pca)
