@@ -160,7 +160,52 @@ def flow_codes(
 
 class FlowSampling:
     """What every flow (on codes or on pixels) shares: a code is noise plus a class embedding
-    (:func:`flow_codes`), and a sample is ``decode(codes(...))``. A flow defines ``decode``."""
+    (:func:`flow_codes`), ``decode`` integrates the noise part from t = 0 to 1 under the class
+    part (:func:`integrate`), and a sample is ``decode(codes(...))``. A flow defines its network
+    (``velocity``, ``class_embedding``) and ``_to_images``: its data at t = 1 as images."""
+
+    def class_vectors(self, labels: torch.Tensor) -> torch.Tensor:
+        """Embeddings of class indices ``0..n_classes`` (``n_classes`` = "no class")."""
+        return self.class_embedding(labels)
+
+    def condition_features(self, t: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+        """The time's sine and cosine features next to the class embedding ``(n, time + class)``:
+        what every flow's network is told besides the point itself."""
+        return torch.cat([_time_features(t, self.time_dim), classes], dim=1)
+
+    def _split(self, z, steps, guidance, solver):
+        z = _check_latent(z, self.latent_dim)
+        steps, guidance, solver = flow_settings(self, steps, guidance, solver)
+        noise, classes = z.split([self.noise_dim, self.latent_dim - self.noise_dim], dim=1)
+        return noise, classes, steps, guidance, solver
+
+    @torch.no_grad()
+    def decode(
+        self,
+        z: torch.Tensor,
+        steps: int | None = None,
+        guidance: float | None = None,
+        solver: str | None = None,
+    ) -> torch.Tensor:
+        """Codes ``(n, latent_dim)`` -> images ``(n, *image_shape)`` in [0, 1]: integrate the
+        noise part from t = 0 to 1 under the class part, then turn the result into images.
+        Deterministic: the same code gives the same digit."""
+        noise, classes, steps, guidance, solver = self._split(z, steps, guidance, solver)
+        return self._to_images(integrate(self, noise, classes, 0.0, 1.0, steps, guidance, solver))
+
+    @torch.no_grad()
+    def path(
+        self,
+        z: torch.Tensor,
+        steps: int | None = None,
+        guidance: float | None = None,
+        solver: str | None = None,
+    ) -> torch.Tensor:
+        """The images along the way from noise to digit: ``(steps + 1, n, *image_shape)``."""
+        noise, classes, steps, guidance, solver = self._split(z, steps, guidance, solver)
+        points: list[torch.Tensor] = []
+        integrate(self, noise, classes, 0.0, 1.0, steps, guidance, solver, points)
+        return torch.stack([self._to_images(x) for x in points])
 
     @torch.no_grad()
     def codes(
@@ -187,7 +232,34 @@ class FlowSampling:
         return self.decode(self.codes(n, seed, temperature, labels), steps, guidance, solver)
 
 
-class LatentFlowModel(FlowSampling, nn.Module):
+class ResidualMLPVelocity:
+    """The velocity network of the latent flow, and of the pixel MLP flow that notebook 10 races
+    against it: a residual MLP whose blocks each get the time and class condition added."""
+
+    def _build_velocity_mlp(self, data_dim: int, width: int, depth: int, condition_dim: int):
+        self.condition = nn.Sequential(
+            nn.Linear(condition_dim, width), nn.SiLU(), nn.Linear(width, width)
+        )
+        self.input = nn.Linear(data_dim, width)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(
+                nn.LayerNorm(width), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width)
+            )
+            for _ in range(depth)
+        )
+        self.output = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, data_dim))
+
+    def velocity(self, x: torch.Tensor, t: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+        """The learned velocity at points ``x`` ``(n, data_dim)``, times ``t`` ``(n, 1)`` and
+        class embeddings ``classes`` ``(n, class_dim)``."""
+        condition = self.condition(self.condition_features(t, classes))
+        h = self.input(x)
+        for block in self.blocks:
+            h = h + block(h + condition)
+        return self.output(h)
+
+
+class LatentFlowModel(FlowSampling, ResidualMLPVelocity, nn.Module):
     """A velocity field on an autoencoder's codes, plus that autoencoder: one checkpoint file.
 
     - ``autoencoder``: an :class:`AutoencoderModel` (its weights are used as they are) or its
@@ -264,35 +336,10 @@ class LatentFlowModel(FlowSampling, nn.Module):
         self.time_dim = time_dim
 
         self.class_embedding = nn.Embedding(n_classes + 1, class_dim)
-        self.condition = nn.Sequential(
-            nn.Linear(time_dim + class_dim, width), nn.SiLU(), nn.Linear(width, width)
-        )
-        self.input = nn.Linear(self.noise_dim, width)
-        self.blocks = nn.ModuleList(
-            nn.Sequential(
-                nn.LayerNorm(width), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width)
-            )
-            for _ in range(depth)
-        )
-        self.output = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, self.noise_dim))
+        self._build_velocity_mlp(self.noise_dim, width, depth, time_dim + class_dim)
         # The flow works on standardised codes; training sets these from the training codes.
         self.register_buffer("code_mean", torch.zeros(self.noise_dim))
         self.register_buffer("code_std", torch.ones(self.noise_dim))
-
-    # --- the network ----------------------------------------------------------------------
-
-    def class_vectors(self, labels: torch.Tensor) -> torch.Tensor:
-        """Embeddings of class indices ``0..n_classes`` (``n_classes`` = "no class")."""
-        return self.class_embedding(labels)
-
-    def velocity(self, x: torch.Tensor, t: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-        """The learned velocity at points ``x`` ``(n, noise_dim)``, times ``t`` ``(n, 1)`` and
-        class embeddings ``classes`` ``(n, class_dim)``."""
-        condition = self.condition(torch.cat([_time_features(t, self.time_dim), classes], 1))
-        h = self.input(x)
-        for block in self.blocks:
-            h = h + block(h + condition)
-        return self.output(h)
 
     @torch.no_grad()
     def fit_code_stats(self, codes: torch.Tensor) -> None:
@@ -309,42 +356,9 @@ class LatentFlowModel(FlowSampling, nn.Module):
         """The flow's data space -> autoencoder codes: the inverse of :meth:`standardise`."""
         return x * self.code_std + self.code_mean
 
-    # --- the sampler ----------------------------------------------------------------------
-
-    @torch.no_grad()
-    def path(
-        self,
-        z: torch.Tensor,
-        steps: int | None = None,
-        guidance: float | None = None,
-        solver: str | None = None,
-    ) -> torch.Tensor:
-        """The images along the way from noise to digit: ``(steps + 1, n, *image_shape)``."""
-        z = _check_latent(z, self.latent_dim)
-        steps, guidance, solver = flow_settings(self, steps, guidance, solver)
-        noise, classes = z.split([self.noise_dim, self.latent_dim - self.noise_dim], dim=1)
-        points: list[torch.Tensor] = []
-        integrate(self, noise, classes, 0.0, 1.0, steps, guidance, solver, points)
-        return torch.stack([self._to_images(x) for x in points])
-
     def _to_images(self, x: torch.Tensor) -> torch.Tensor:
+        """The flow's data (standardised codes) -> images: the autoencoder's decoder."""
         return self.autoencoder.decode(self.destandardise(x))
-
-    @torch.no_grad()
-    def decode(
-        self,
-        z: torch.Tensor,
-        steps: int | None = None,
-        guidance: float | None = None,
-        solver: str | None = None,
-    ) -> torch.Tensor:
-        """Codes ``(n, latent_dim)`` -> images ``(n, *image_shape)`` in [0, 1]: integrate the
-        noise part from t = 0 to 1 under the class part, then the autoencoder's decoder.
-        Deterministic: the same code gives the same digit."""
-        z = _check_latent(z, self.latent_dim)
-        steps, guidance, solver = flow_settings(self, steps, guidance, solver)
-        noise, classes = z.split([self.noise_dim, self.latent_dim - self.noise_dim], dim=1)
-        return self._to_images(integrate(self, noise, classes, 0.0, 1.0, steps, guidance, solver))
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, steps: int | None = None) -> torch.Tensor:

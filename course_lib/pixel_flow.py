@@ -23,13 +23,11 @@ from torch import nn
 from .flow import (
     SOLVERS,
     FlowSampling,
+    ResidualMLPVelocity,
     _check_guidance,
     _check_steps,
-    _time_features,
-    flow_settings,
-    integrate,
 )
-from .models import _check_dims, _check_latent, _flatten_batch
+from .models import _check_dims, _flatten_batch
 
 __all__ = ["PixelFlow", "PixelMLPFlow", "TinyUNetFlow"]
 
@@ -65,14 +63,6 @@ class PixelFlow(FlowSampling, nn.Module):
         self.time_dim = time_dim
         self.class_embedding = nn.Embedding(n_classes + 1, class_dim)
 
-    def class_vectors(self, labels: torch.Tensor) -> torch.Tensor:
-        """Embeddings of class indices ``0..n_classes`` (``n_classes`` = "no class")."""
-        return self.class_embedding(labels)
-
-    def condition_features(self, t: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-        """The latent flow's time features next to the class embedding, ``(n, time + class)``."""
-        return torch.cat([_time_features(t, self.time_dim), classes], dim=1)
-
     def standardise(self, images: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1] -> the flow's data: ``(n, 784)`` in [-1, 1], so noise and data have
         about the same scale."""
@@ -85,24 +75,11 @@ class PixelFlow(FlowSampling, nn.Module):
         """The flow's data -> images ``(n, 1, 28, 28)`` in [0, 1] (clamped: flows overshoot)."""
         return ((x + 1) / 2).clamp(0, 1).reshape(-1, *self.image_shape)
 
-    @torch.no_grad()
-    def decode(
-        self,
-        z: torch.Tensor,
-        steps: int | None = None,
-        guidance: float | None = None,
-        solver: str | None = None,
-    ) -> torch.Tensor:
-        """Codes ``(n, latent_dim)`` -> images ``(n, 1, 28, 28)``: integrate the noise part from
-        t = 0 to 1 under the class part (the latent flow's sampler). Deterministic."""
-        z = _check_latent(z, self.latent_dim)
-        steps, guidance, solver = flow_settings(self, steps, guidance, solver)
-        noise, classes = z.split([self.noise_dim, self.latent_dim - self.noise_dim], dim=1)
-        x = integrate(self, noise, classes, 0.0, 1.0, steps, guidance, solver)
-        return self.destandardise(x)
+    def _to_images(self, x: torch.Tensor) -> torch.Tensor:
+        return self.destandardise(x)  # the flow's data already are the pixels
 
 
-class PixelMLPFlow(PixelFlow):
+class PixelMLPFlow(ResidualMLPVelocity, PixelFlow):
     """The latent flow's network (a residual MLP, time and class added to every block) on the
     784 pixels. Per step it costs about as much as the latent flow; it learns far less."""
 
@@ -129,25 +106,7 @@ class PixelMLPFlow(PixelFlow):
             "guidance": self.guidance,
             "solver": solver,
         }
-        self.condition = nn.Sequential(
-            nn.Linear(time_dim + class_dim, width), nn.SiLU(), nn.Linear(width, width)
-        )
-        self.input = nn.Linear(PIXELS, width)
-        self.blocks = nn.ModuleList(
-            nn.Sequential(
-                nn.LayerNorm(width), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, width)
-            )
-            for _ in range(depth)
-        )
-        self.output = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, PIXELS))
-
-    def velocity(self, x: torch.Tensor, t: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-        """The learned velocity at pixels ``x`` ``(n, 784)``, times ``t`` ``(n, 1)``."""
-        condition = self.condition(self.condition_features(t, classes))
-        h = self.input(x)
-        for block in self.blocks:
-            h = h + block(h + condition)
-        return self.output(h)
+        self._build_velocity_mlp(PIXELS, width, depth, time_dim + class_dim)
 
 
 class _Block(nn.Module):
